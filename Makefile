@@ -1,0 +1,40 @@
+# ImageFlowCanvas: the two commands a user needs are `make run` and `make test`.
+# Everything downloaded or built lives under $(IFC_CACHE), outside the checkout.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+export IFC_CACHE ?= $(HOME)/.cache/ifc
+export IFC_ORT_LIB ?= $(IFC_CACHE)/ort/1.30.0/package/bin/napi-v6/linux/x64/libonnxruntime.so.1
+export PATH := $(IFC_CACHE)/bin:$(PATH)
+IFC_BIN := $(IFC_CACHE)/build/ifc
+DATA_DIR ?= $(IFC_CACHE)/all-in-one
+GO_TEST_FLAGS ?= -race -count=1 -timeout 20m
+
+.PHONY: help setup build run test proto models bench
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+setup: ## install build and test prerequisites (idempotent)
+	@deploy/dev/setup
+
+build: setup ## build the ifc binary into $(IFC_CACHE)/build
+	go build -o $(IFC_BIN) ./cmd/ifc
+
+run: build ## set up and run the all-in-one system (API on :8080, gRPC on :9090)
+	$(IFC_BIN) all-in-one --data-dir $(DATA_DIR)
+
+test: setup ## set up and run every test
+	go vet ./...
+	go test $(GO_TEST_FLAGS) ./...
+
+proto: setup ## regenerate Go from proto/ (commit the result)
+	buf lint
+	buf generate
+
+models: setup ## regenerate data, retrain both models and rewrite their bundles (~25 min on 2 cores)
+	models/train/run.sh
+
+bench: setup ## run the benchmarks written up in docs/benchmarks.md
+	go test -run '^$$' -bench . -benchtime 200x ./cloud/... ./models/...

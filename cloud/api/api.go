@@ -1,0 +1,252 @@
+// Package api is the cloud tier's edge: one HTTP server (REST under
+// /api/v1 with an OpenAPI 3.1 document, a WebSocket for live progress and
+// real-time frame processing, health and Prometheus metrics) and the gRPC
+// PipelineService. It authenticates and authorizes every call (cloud/auth),
+// validates every input, and turns domain errors into problem documents
+// (RFC 9457) or gRPC status codes; nothing below it writes either.
+//
+// The API subscribes to the event bus once (Run) and fans progress events
+// out to its local WebSocket clients and gRPC watchers through an
+// in-process hub that also keeps a short per-execution history, so a late
+// subscriber gets the current state and every event this instance has seen.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/imageflowcanvas/ifc/cloud/auth"
+	"github.com/imageflowcanvas/ifc/cloud/events"
+	"github.com/imageflowcanvas/ifc/cloud/metadata"
+	"github.com/imageflowcanvas/ifc/cloud/pipeline"
+	ifcv1 "github.com/imageflowcanvas/ifc/proto/ifc/v1"
+)
+
+// Config holds the API's limits and timeouts. Zero fields take the defaults
+// documented on each field.
+type Config struct {
+	MaxPipelineBytes int64         // pipeline definition body limit; default 1 MiB
+	MaxUploadBytes   int64         // image upload limit; default 32 MiB
+	MaxFramePixels   int64         // largest WS frame accepted (width*height); default 50 MP
+	WaitTimeout      time.Duration // bound for ?wait=true and gRPC Execute; default 60 s
+	RetryAfter       time.Duration // Retry-After sent with 429; default 1 s
+	WSReadLimit      int64         // largest WS message; default 48 MiB (a base64 32 MiB image)
+	WSWriteTimeout   time.Duration // per WS message; default 5 s
+	WSSendBuffer     int           // queued outbound WS messages before a client is dropped; default 256
+	WSProcessQueue   int           // queued WS process requests per connection; default 4
+	WSOriginPatterns []string      // extra allowed Origin hosts for the WebSocket (same host always allowed)
+	GRPCMaxRecvBytes int           // gRPC max receive message size; default 32 MiB
+	ReplayEvents     int           // progress events kept per execution for late subscribers; default 1024
+	ReplayTTL        time.Duration // how long history stays after an execution ends; default 2 min
+	MaxTracked       int           // executions with kept history; default 10000
+}
+
+func (c *Config) setDefaults() {
+	def := func(v *int64, d int64) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defI := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defD := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxPipelineBytes, 1<<20)
+	def(&c.MaxUploadBytes, 32<<20)
+	def(&c.MaxFramePixels, 50_000_000)
+	defD(&c.WaitTimeout, 60*time.Second)
+	defD(&c.RetryAfter, time.Second)
+	def(&c.WSReadLimit, 48<<20)
+	defD(&c.WSWriteTimeout, 5*time.Second)
+	defI(&c.WSSendBuffer, 256)
+	defI(&c.WSProcessQueue, 4)
+	defI(&c.GRPCMaxRecvBytes, 32<<20)
+	defI(&c.ReplayEvents, 1024)
+	defD(&c.ReplayTTL, 2*time.Minute)
+	defI(&c.MaxTracked, 10000)
+}
+
+// Store is the part of the metadata store the API uses.
+type Store interface {
+	CreatePipelineVersion(ctx context.Context, id string, def *ifcv1.PipelineDefinition, createdBy string) (*ifcv1.Pipeline, error)
+	GetPipeline(ctx context.Context, id string, version int32) (*ifcv1.Pipeline, error)
+	ListPipelines(ctx context.Context) ([]*ifcv1.Pipeline, error)
+	ListPipelineVersions(ctx context.Context, id string) ([]*ifcv1.Pipeline, error)
+	DeletePipeline(ctx context.Context, id string) error
+	GetFile(ctx context.Context, fileID string) (metadata.File, error)
+	GetExecution(ctx context.Context, id string) (*ifcv1.Execution, error)
+	ListExecutions(ctx context.Context, f metadata.ExecutionFilter) ([]*ifcv1.Execution, string, error)
+}
+
+// Catalog lists the parts served to clients and checks params for the
+// pipeline validator (cloud/catalog's *Catalog satisfies it).
+type Catalog interface {
+	List() []*ifcv1.PartDescriptor
+	pipeline.Catalog
+}
+
+// Pipelines decodes, validates and encodes pipeline definitions.
+type Pipelines interface {
+	// Parse decodes a definition; format is "json" or "yaml". A syntax
+	// error is reported as is; semantic checks belong to Validate.
+	Parse(data []byte, format string) (*ifcv1.PipelineDefinition, error)
+	// Validate reports every problem of def (cycles, unknown parts, params, edge types).
+	Validate(def *ifcv1.PipelineDefinition) error
+	// Export encodes def; format is "json" or "yaml".
+	Export(def *ifcv1.PipelineDefinition, format string) ([]byte, error)
+}
+
+// Conductor runs pipelines.
+type Conductor interface {
+	Submit(ctx context.Context, req SubmitRequest) (*ifcv1.Execution, error)
+	Wait(ctx context.Context, id string) (*ifcv1.Execution, error)
+	Cancel(ctx context.Context, id string) error
+	ProcessFrame(ctx context.Context, p *ifcv1.Pipeline, img *ifcv1.Image) (*ifcv1.ProcessedFrame, error)
+}
+
+// Files ingests and serves images.
+type Files interface {
+	Ingest(ctx context.Context, r io.Reader, opts IngestOptions) (metadata.File, error)
+	Open(ctx context.Context, fileID string) (io.ReadCloser, metadata.File, error)
+}
+
+// Bus delivers progress events.
+type Bus interface {
+	Subscribe(ctx context.Context, h events.Handler) (cancel func(), err error)
+}
+
+// ReadyCheck is one dependency probed by /readyz.
+type ReadyCheck struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Deps are the API's collaborators. Store, Catalog, Conductor, Files, Bus
+// and Auth are required.
+type Deps struct {
+	Store     Store
+	Catalog   Catalog
+	Pipelines Pipelines // nil: the cloud/pipeline codec over Catalog
+	Conductor Conductor
+	Files     Files
+	Bus       Bus
+	Auth      *auth.Authenticator
+	// Registry receives the API's metrics and is served on /metrics; nil: a new registry.
+	Registry *prometheus.Registry
+	// ReadyChecks are probed by /readyz besides the metadata store and the bus subscription.
+	ReadyChecks []ReadyCheck
+	Logger      *slog.Logger     // nil: slog.Default()
+	Now         func() time.Time // nil: time.Now
+}
+
+// Server is the API. Create it with New, serve Handler and RegisterGRPC on
+// listeners, and run Run for the bus subscription.
+type Server struct {
+	cfg     Config
+	deps    Deps
+	log     *slog.Logger
+	now     func() time.Time
+	mux     *http.ServeMux
+	handler http.Handler
+	routes  []route
+	metrics *metrics
+	hub     *hub
+
+	subscribed atomic.Bool
+	runOnce    sync.Once
+}
+
+// New validates deps and builds the server; it starts nothing.
+func New(cfg Config, deps Deps) (*Server, error) {
+	cfg.setDefaults()
+	var missing []string
+	for name, ok := range map[string]bool{
+		"Store": deps.Store != nil, "Catalog": deps.Catalog != nil, "Conductor": deps.Conductor != nil,
+		"Files": deps.Files != nil, "Bus": deps.Bus != nil, "Auth": deps.Auth != nil,
+	} {
+		if !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("api: missing deps %v", missing)
+	}
+	if deps.Pipelines == nil {
+		p, err := defaultPipelines(deps.Catalog)
+		if err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
+		deps.Pipelines = p
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Registry == nil {
+		deps.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{cfg: cfg, deps: deps, log: deps.Logger.With("component", "api"), now: deps.Now}
+	m, err := newMetrics(deps.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	s.metrics = m
+	s.hub = newHub(cfg, s.now, m, s.log)
+	s.routes = s.routeTable()
+	s.mux = http.NewServeMux()
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
+	}
+	s.mux.HandleFunc("/", s.notFound)
+	s.handler = s.mux
+	return s, nil
+}
+
+// Handler returns the HTTP handler serving every route.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run subscribes to the event bus and fans events out until ctx is done;
+// then it closes every live subscription and returns. Call it once.
+func (s *Server) Run(ctx context.Context) error {
+	started := false
+	s.runOnce.Do(func() { started = true })
+	if !started {
+		return errors.New("api: Run called twice")
+	}
+	cancel, err := s.deps.Bus.Subscribe(ctx, s.hub.publish)
+	if err != nil {
+		return fmt.Errorf("api: subscribe to events: %w", err)
+	}
+	s.subscribed.Store(true)
+	s.log.InfoContext(ctx, "subscribed to progress events")
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.subscribed.Store(false)
+			cancel()
+			s.hub.closeAll()
+			return nil
+		case <-t.C:
+			s.hub.gc()
+		}
+	}
+}

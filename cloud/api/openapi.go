@@ -1,0 +1,212 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)
+
+// openAPIDocument builds the OpenAPI 3.1 document from the route table.
+func (s *Server) openAPIDocument() map[string]any {
+	paths := map[string]any{}
+	for _, rt := range s.routes {
+		item, _ := paths[rt.Pattern].(map[string]any)
+		if item == nil {
+			item = map[string]any{}
+			paths[rt.Pattern] = item
+		}
+		op := map[string]any{
+			"operationId": rt.OperationID,
+			"summary":     rt.Summary,
+			"tags":        []string{rt.Tag},
+		}
+		if rt.Perm == "" {
+			op["security"] = []any{}
+		} else {
+			op["x-permission"] = string(rt.Perm)
+		}
+		var params []any
+		for _, m := range pathParam.FindAllStringSubmatch(rt.Pattern, -1) {
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		}
+		for _, q := range rt.Query {
+			sch := map[string]any{"type": q.Type}
+			if q.Type == "date-time" {
+				sch = map[string]any{"type": "string", "format": "date-time"}
+			}
+			if len(q.Enum) > 0 {
+				sch["enum"] = q.Enum
+			}
+			params = append(params, map[string]any{"name": q.Name, "in": "query", "required": false, "description": q.Description, "schema": sch})
+		}
+		if len(params) > 0 {
+			op["parameters"] = params
+		}
+		if rt.Body != nil {
+			op["requestBody"] = map[string]any{"required": true, "content": contentOf(rt.Body.Content)}
+		}
+		resps := map[string]any{}
+		for _, r := range rt.Responses {
+			rj := map[string]any{"description": r.Description}
+			if len(r.Content) > 0 {
+				rj["content"] = contentOf(r.Content)
+			}
+			if len(r.Headers) > 0 {
+				h := map[string]any{}
+				for _, name := range r.Headers {
+					h[name] = map[string]any{"schema": map[string]any{"type": "string"}}
+				}
+				rj["headers"] = h
+			}
+			resps[strconv.Itoa(r.Code)] = rj
+		}
+		if rt.Perm != "" {
+			for _, c := range []int{401, 403} {
+				resps[strconv.Itoa(c)] = map[string]any{"description": http.StatusText(c), "content": contentOf(map[string]string{"application/problem+json": "Problem"})}
+			}
+		}
+		if rr, ok := resps["429"].(map[string]any); ok {
+			rr["headers"] = map[string]any{"Retry-After": map[string]any{"schema": map[string]any{"type": "integer"}}}
+		}
+		resps["default"] = map[string]any{"description": "error", "content": contentOf(map[string]string{"application/problem+json": "Problem"})}
+		op["responses"] = resps
+		item[strings.ToLower(rt.Method)] = op
+	}
+	return map[string]any{
+		"openapi": "3.1.0",
+		"info": map[string]any{
+			"title":       "ImageFlowCanvas API",
+			"version":     "1.0.0",
+			"description": "REST API of the ImageFlowCanvas cloud tier. Errors are application/problem+json (RFC 9457). Every /api/v1 route except login and this document needs Authorization: Bearer <token>; the permission each operation needs is in x-permission (see docs/security.md).",
+		},
+		"servers":    []any{map[string]any{"url": "/"}},
+		"security":   []any{map[string]any{"bearer": []string{}}},
+		"paths":      paths,
+		"components": map[string]any{"schemas": schemas(), "securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+	}
+}
+
+func contentOf(m map[string]string) map[string]any {
+	out := map[string]any{}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if m[k] == "" {
+			out[k] = map[string]any{"schema": map[string]any{}}
+			continue
+		}
+		out[k] = map[string]any{"schema": ref(m[k])}
+	}
+	return out
+}
+
+func ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
+
+func obj(required []string, props map[string]any) map[string]any {
+	o := map[string]any{"type": "object", "properties": props}
+	if len(required) > 0 {
+		o["required"] = required
+	}
+	return o
+}
+
+func str() map[string]any          { return map[string]any{"type": "string"} }
+func integer() map[string]any      { return map[string]any{"type": "integer"} }
+func number() map[string]any       { return map[string]any{"type": "number"} }
+func dateTime() map[string]any     { return map[string]any{"type": "string", "format": "date-time"} }
+func arr(items any) map[string]any { return map[string]any{"type": "array", "items": items} }
+func enum(vals ...string) map[string]any {
+	return map[string]any{"type": "string", "enum": vals}
+}
+
+var (
+	executionStatuses = []string{"queued", "running", "succeeded", "failed", "cancelled"}
+	nodeStates        = []string{"queued", "running", "succeeded", "failed", "skipped", "cancelled"}
+)
+
+func schemas() map[string]any {
+	return map[string]any{
+		"Problem": obj([]string{"type", "title", "status"}, map[string]any{
+			"type": str(), "title": str(), "status": integer(), "detail": str(), "instance": str(),
+			"problems": arr(obj([]string{"message"}, map[string]any{"node": str(), "field": str(), "message": str()})),
+		}),
+		"Readiness":     obj([]string{"ready"}, map[string]any{"ready": map[string]any{"type": "boolean"}, "checks": map[string]any{"type": "object", "additionalProperties": str()}}),
+		"LoginRequest":  obj([]string{"username", "password"}, map[string]any{"username": str(), "password": str()}),
+		"LoginResponse": obj([]string{"token", "expires_at"}, map[string]any{"token": str(), "expires_at": dateTime()}),
+		"Part": obj([]string{"id", "service", "inputs", "outputs", "params_schema"}, map[string]any{
+			"id": str(), "service": str(), "title": str(), "description": str(),
+			"inputs": arr(enum("image", "detections")), "outputs": arr(enum("image", "detections")),
+			"params_schema": map[string]any{"type": "object", "description": "JSON Schema (draft 2020-12) of the params"},
+		}),
+		"PartList": obj([]string{"parts"}, map[string]any{"parts": arr(ref("Part"))}),
+		"PipelineDefinition": obj([]string{"nodes"}, map[string]any{
+			"name":  str(),
+			"nodes": arr(obj([]string{"id", "part"}, map[string]any{"id": str(), "part": str(), "params": map[string]any{"type": "object"}})),
+			"edges": arr(obj([]string{"from", "to"}, map[string]any{"from": str(), "to": str()})),
+		}),
+		"Pipeline": obj([]string{"id", "version", "definition"}, map[string]any{
+			"id": str(), "version": integer(), "name": str(), "created_by": str(), "created_at": dateTime(), "definition": ref("PipelineDefinition"),
+		}),
+		"PipelineList":     obj([]string{"pipelines"}, map[string]any{"pipelines": arr(ref("Pipeline"))}),
+		"PipelineVersions": obj([]string{"versions"}, map[string]any{"versions": arr(ref("Pipeline"))}),
+		"Upload":           obj([]string{"file"}, map[string]any{"file": map[string]any{"type": "string", "format": "binary"}}),
+		"File": obj([]string{"file_id", "sha256", "size", "content_type", "width", "height"}, map[string]any{
+			"file_id": str(), "sha256": str(), "size": integer(), "content_type": str(), "width": integer(), "height": integer(),
+			"metadata": map[string]any{"type": "object", "additionalProperties": str()}, "created_by": str(), "created_at": dateTime(),
+		}),
+		"ExecutionRequest": obj([]string{"pipeline_id", "inputs"}, map[string]any{
+			"pipeline_id": str(), "version": map[string]any{"type": "integer", "description": "0 or absent: latest"},
+			"inputs": arr(str()), "correlation_id": str(),
+		}),
+		"Detection": obj([]string{"label", "score", "box"}, map[string]any{
+			"label": str(), "score": number(), "class_id": integer(),
+			"box": obj([]string{"x", "y", "w", "h"}, map[string]any{"x": number(), "y": number(), "w": number(), "h": number()}),
+		}),
+		"NodeOutputs": obj(nil, map[string]any{"file_id": str(), "detections": arr(ref("Detection"))}),
+		"NodeStatus": obj([]string{"node_id", "status"}, map[string]any{
+			"node_id": str(), "status": enum(nodeStates...), "started_at": dateTime(), "finished_at": dateTime(),
+			"outputs": ref("NodeOutputs"), "error": str(), "attempts": integer(),
+		}),
+		"Execution": obj([]string{"execution_id", "pipeline_id", "pipeline_version", "inputs", "status", "nodes"}, map[string]any{
+			"execution_id": str(), "pipeline_id": str(), "pipeline_version": integer(), "inputs": arr(str()),
+			"correlation_id": str(), "client_id": str(), "status": enum(executionStatuses...), "nodes": arr(ref("NodeStatus")),
+			"created_at": dateTime(), "started_at": dateTime(), "finished_at": dateTime(), "error": str(), "created_by": str(),
+		}),
+		"ExecutionList": obj([]string{"executions"}, map[string]any{"executions": arr(ref("Execution")), "next_page_token": str()}),
+		"WSClientMessage": map[string]any{"oneOf": []any{
+			obj([]string{"type", "execution_id"}, map[string]any{"type": enum("subscribe"), "execution_id": str()}),
+			obj([]string{"type"}, map[string]any{"type": enum("unsubscribe"), "execution_id": map[string]any{"type": "string", "description": "absent: every subscription"}}),
+			obj([]string{"type", "pipeline_id", "image"}, map[string]any{"type": enum("process"), "request_id": str(), "pipeline_id": str(), "version": integer(),
+				"image": map[string]any{"type": "string", "contentEncoding": "base64", "description": "JPEG or PNG"}}),
+		}},
+		"WSServerMessage": map[string]any{"oneOf": []any{
+			obj([]string{"type", "execution"}, map[string]any{"type": enum("state"), "execution_id": str(), "execution": ref("Execution")}),
+			obj([]string{"type", "execution_id", "seq"}, map[string]any{"type": enum("progress"), "execution_id": str(), "node_id": str(),
+				"state": enum(nodeStates...), "execution_status": enum(executionStatuses...), "progress": number(), "seq": integer(),
+				"ts": dateTime(), "error": str(), "outputs": ref("NodeOutputs")}),
+			obj([]string{"type"}, map[string]any{"type": enum("unsubscribed"), "execution_id": str()}),
+			obj([]string{"type", "request_id"}, map[string]any{"type": enum("result"), "request_id": str(), "seq": integer(),
+				"image": map[string]any{"type": "string", "contentEncoding": "base64", "description": "JPEG"}, "width": integer(), "height": integer(),
+				"detections": arr(ref("Detection")), "processing_us": integer()}),
+			obj([]string{"type", "status", "message"}, map[string]any{"type": enum("error"), "request_id": str(), "execution_id": str(), "status": integer(), "message": str()}),
+		}},
+	}
+}
+
+func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) {
+	b, err := json.MarshalIndent(s.openAPIDocument(), "", "  ")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(append(b, '\n'))
+}

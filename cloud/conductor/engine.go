@@ -1,0 +1,326 @@
+package conductor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/imageflowcanvas/ifc/cloud/pipeline"
+	ifcv1 "github.com/imageflowcanvas/ifc/proto/ifc/v1"
+)
+
+// graphRun describes one run of a plan through the engine.
+type graphRun struct {
+	plan        *pipeline.Plan
+	input       *ifcv1.Image
+	executionID string
+	createdBy   string
+	// encode says whether node i must return a JPEG; persist whether that
+	// JPEG is stored through Files.
+	encode  func(i int) bool
+	persist func(i int) bool
+	// observe is called by the coordinator on every node state change.
+	observe func(i int, r *nodeResult)
+}
+
+// nodeResult is the state and outputs of one node.
+type nodeResult struct {
+	state      ifcv1.NodeState
+	started    time.Time
+	finished   time.Time
+	attempts   int32
+	image      *ifcv1.Image // raw output for children; dropped once they started
+	encoded    *ifcv1.Image
+	detections []*ifcv1.Detection
+	fileID     string
+	err        error
+}
+
+type finished struct {
+	i int
+	r nodeResult
+}
+
+// runGraph runs every node of the plan, parents before children, and
+// returns the results indexed like plan.Nodes. It returns only after every
+// node goroutine it started has ended.
+func (c *Conductor) runGraph(ctx context.Context, g *graphRun) []*nodeResult {
+	nodes := g.plan.Nodes
+	res := make([]*nodeResult, len(nodes))
+	pending := make([]int, len(nodes))      // parents not yet succeeded
+	childrenLeft := make([]int, len(nodes)) // children not yet started
+	for i, n := range nodes {
+		res[i] = &nodeResult{state: ifcv1.NodeState_NODE_STATE_QUEUED}
+		pending[i] = len(n.Parents)
+		childrenLeft[i] = len(n.Children)
+	}
+	done := make(chan finished, len(nodes))
+	running := 0
+
+	// start marks node i RUNNING and returns its inputs.
+	start := func(i int) (*ifcv1.Image, []*ifcv1.Detection) {
+		n := nodes[i]
+		var img *ifcv1.Image
+		switch n.ImageFrom {
+		case pipeline.FromInput:
+			img = g.input
+		case pipeline.FromNone:
+		default:
+			img = res[n.ImageFrom].image
+		}
+		var dets []*ifcv1.Detection
+		if n.DetectionsFrom >= 0 {
+			dets = res[n.DetectionsFrom].detections
+		}
+		for _, p := range n.Parents {
+			if childrenLeft[p]--; childrenLeft[p] == 0 {
+				res[p].image = nil // nobody needs the raw image any more
+			}
+		}
+		r := res[i]
+		r.state = ifcv1.NodeState_NODE_STATE_RUNNING
+		r.started = c.now()
+		g.observe(i, r)
+		return img, dets
+	}
+	launch := func(i int) {
+		img, dets := start(i)
+		started := res[i].started
+		running++
+		go func() {
+			out := c.runNode(ctx, g, i, img, dets)
+			out.started = started
+			done <- finished{i, out}
+		}()
+	}
+	// settle marks queued nodes (descendants of a failed node, or everything
+	// left after cancellation) with a final state.
+	settle := func(i int, st ifcv1.NodeState, err error) {
+		if res[i].state != ifcv1.NodeState_NODE_STATE_QUEUED {
+			return
+		}
+		res[i].state, res[i].finished, res[i].err = st, c.now(), err
+		g.observe(i, res[i])
+	}
+	var skip func(from, i int)
+	skip = func(from, i int) {
+		for _, ch := range nodes[i].Children {
+			if res[ch].state == ifcv1.NodeState_NODE_STATE_QUEUED {
+				settle(ch, ifcv1.NodeState_NODE_STATE_SKIPPED, fmt.Errorf("upstream node %s failed", nodes[from].ID))
+				skip(from, ch)
+			}
+		}
+	}
+
+	var ready []int
+	for i, n := range nodes {
+		if len(n.Parents) == 0 {
+			ready = append(ready, i)
+		}
+	}
+	// handle records a finished node and queues the children it unblocked.
+	handle := func(f finished) {
+		r := res[f.i]
+		*r = f.r
+		if r.finished.IsZero() {
+			r.finished = c.now()
+		}
+		if len(nodes[f.i].Children) == 0 {
+			r.image = nil
+		}
+		g.observe(f.i, r)
+		switch r.state {
+		case ifcv1.NodeState_NODE_STATE_SUCCEEDED:
+			for _, ch := range nodes[f.i].Children {
+				if pending[ch]--; pending[ch] == 0 && res[ch].state == ifcv1.NodeState_NODE_STATE_QUEUED {
+					ready = append(ready, ch)
+				}
+			}
+		case ifcv1.NodeState_NODE_STATE_FAILED:
+			skip(f.i, f.i)
+		}
+	}
+	for {
+		if ctx.Err() != nil {
+			ready = ready[:0]
+		}
+		if len(ready) == 1 && running == 0 {
+			// The only runnable node: run it on this goroutine, saving a
+			// goroutine start (and its stack growth) per node of a chain.
+			i := ready[0]
+			ready = ready[:0]
+			img, dets := start(i)
+			out := c.runNode(ctx, g, i, img, dets)
+			out.started = res[i].started
+			handle(finished{i, out})
+			continue
+		}
+		for _, i := range ready {
+			launch(i)
+		}
+		ready = ready[:0]
+		if running == 0 {
+			break
+		}
+		f := <-done
+		running--
+		handle(f)
+	}
+	for i := range nodes {
+		settle(i, ifcv1.NodeState_NODE_STATE_CANCELLED, context.Cause(ctx))
+	}
+	return res
+}
+
+// retryable reports whether a failed attempt may be repeated.
+func retryable(code codes.Code) bool {
+	switch code {
+	case codes.Unavailable, codes.ResourceExhausted, codes.Aborted, codes.DeadlineExceeded:
+		return true
+	}
+	return false
+}
+
+// backoff returns the sleep after the given failed attempt (1-based):
+// base·2^(attempt-1) capped, half of it fixed and half random.
+func (c *Conductor) backoff(attempt int) time.Duration {
+	d := c.cfg.BackoffBase
+	for i := 1; i < attempt && d < c.cfg.BackoffCap; i++ {
+		d *= 2
+	}
+	d = min(d, c.cfg.BackoffCap)
+	if d <= 0 {
+		return 0
+	}
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// runNode calls the node's part service with retries and persists its image.
+func (c *Conductor) runNode(ctx context.Context, g *graphRun, i int, img *ifcv1.Image, dets []*ifcv1.Detection) nodeResult {
+	n := g.plan.Nodes[i]
+	var r nodeResult
+	fail := func(err error) nodeResult {
+		r.err = err
+		r.state = ifcv1.NodeState_NODE_STATE_FAILED
+		if ctx.Err() != nil {
+			r.state = ifcv1.NodeState_NODE_STATE_CANCELLED
+			r.err = context.Cause(ctx)
+		}
+		r.finished = c.now()
+		return r
+	}
+	client := c.deps.Parts[n.Part.GetService()]
+	if client == nil {
+		return fail(fmt.Errorf("%w: %q", ErrNoService, n.Part.GetService()))
+	}
+	req := &ifcv1.ProcessRequest{
+		Part:         n.Part.GetId(),
+		Params:       n.Params,
+		Detections:   dets,
+		EncodeOutput: n.OutputsImage && g.encode(i),
+		ExecutionId:  g.executionID,
+		NodeId:       n.ID,
+	}
+	if img != nil {
+		req.Images = []*ifcv1.Image{img}
+	}
+	var resp *ifcv1.ProcessResponse
+	for attempt := 1; ; attempt++ {
+		r.attempts = int32(attempt)
+		actx, cancel := context.WithTimeout(ctx, c.cfg.NodeTimeout)
+		var err error
+		resp, err = client.Process(actx, req)
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return fail(err)
+		}
+		code := status.Code(err)
+		if !retryable(code) || attempt >= c.cfg.MaxAttempts {
+			if retryable(code) {
+				return fail(fmt.Errorf("%s after %d attempts: %w", n.Part.GetId(), attempt, err))
+			}
+			return fail(fmt.Errorf("%s: %w", n.Part.GetId(), err))
+		}
+		wait := c.backoff(attempt)
+		c.log.Warn("part call failed, retrying", "execution_id", g.executionID, "node_id", n.ID,
+			"part", n.Part.GetId(), "attempt", attempt, "code", code.String(), "backoff", wait, "err", err)
+		if err := sleep(ctx, wait); err != nil {
+			return fail(err)
+		}
+	}
+	if n.OutputsImage && resp.GetImage() == nil && resp.GetEncoded() == nil {
+		return fail(fmt.Errorf("%s returned no image", n.Part.GetId()))
+	}
+	r.image = resp.GetImage()
+	if r.image == nil {
+		r.image = resp.GetEncoded()
+	}
+	r.detections = resp.GetDetections()
+	if n.OutputsImage && g.encode(i) {
+		enc, err := encodedOf(resp)
+		if err != nil {
+			return fail(fmt.Errorf("%s output: %w", n.Part.GetId(), err))
+		}
+		if enc.GetWidth() == 0 && r.image != nil {
+			enc = &ifcv1.Image{Data: enc.GetData(), Format: enc.GetFormat(), Width: r.image.GetWidth(), Height: r.image.GetHeight()}
+		}
+		r.encoded = enc
+		if g.persist(i) {
+			f, err := c.deps.Files.PutDerived(ctx, enc.GetData(), contentTypeOf(enc.GetFormat()),
+				int(enc.GetWidth()), int(enc.GetHeight()), g.createdBy)
+			if err != nil {
+				return fail(fmt.Errorf("persist output of %s: %w", n.ID, err))
+			}
+			r.fileID = f.FileID
+		}
+	}
+	r.state = ifcv1.NodeState_NODE_STATE_SUCCEEDED
+	r.finished = c.now()
+	return r
+}
+
+// firstFailure names the earliest failed node of a run.
+func firstFailure(plan *pipeline.Plan, res []*nodeResult) error {
+	var first error
+	var at time.Time
+	failed := 0
+	for i, r := range res {
+		if r.state != ifcv1.NodeState_NODE_STATE_FAILED {
+			continue
+		}
+		failed++
+		if first == nil || r.finished.Before(at) {
+			first, at = fmt.Errorf("node %s (%s) failed: %w", plan.Nodes[i].ID, plan.Nodes[i].Part.GetId(), r.err), r.finished
+		}
+	}
+	if failed > 1 {
+		return fmt.Errorf("%w (and %d more nodes failed)", first, failed-1)
+	}
+	return first
+}
+
+var errNoEncoded = errors.New("no encoded image")

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/imageflowcanvas/ifc/cloud/server"
+	"github.com/imageflowcanvas/ifc/internal/confload"
+)
+
+// runCloud runs one of the cloud-tier shapes. Configuration comes from
+// defaults, then --config YAML, then IFC_* environment, then flags.
+func runCloud(ctx context.Context, shape string, args []string, stdout, stderr io.Writer) error {
+	mode := map[string]server.Mode{"all-in-one": server.ModeAllInOne, "api": server.ModeAPI, "worker": server.ModeWorker}[shape]
+	fs := flag.NewFlagSet(shape, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML configuration file")
+	check := fs.Bool("check-config", false, "validate the configuration, print it and exit")
+	dataDir := fs.String("data-dir", "", "directory for the database and objects (env IFC_DATA_DIR)")
+	httpAddr := fs.String("http-addr", "", "HTTP listen address (env IFC_HTTP_ADDR)")
+	grpcAddr := fs.String("grpc-addr", "", "gRPC listen address (env IFC_GRPC_ADDR)")
+	parts := fs.String("parts", "", "worker: comma-separated services to host: resize,filter,detect (env IFC_PARTS)")
+	endpoints := fs.String("part-endpoints", "", "api: service=host:port,... for every part service (env IFC_PART_ENDPOINTS)")
+	logLevel := fs.String("log-level", "", "debug|info|warn|error (env IFC_LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected arguments %q", shape, fs.Args())
+	}
+
+	cfg := server.DefaultConfig()
+	if err := confload.Load(*configPath, "IFC_", &cfg); err != nil {
+		return err
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "data-dir":
+			cfg.DataDir = *dataDir
+		case "http-addr":
+			cfg.HTTPAddr = *httpAddr
+		case "grpc-addr":
+			cfg.GRPCAddr = *grpcAddr
+		case "parts":
+			cfg.Parts = splitList(*parts)
+		case "part-endpoints":
+			cfg.PartEndpoints = splitList(*endpoints)
+		case "log-level":
+			cfg.LogLevel = *logLevel
+		}
+	})
+	cfg.Resolve()
+	if err := cfg.Validate(mode); err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	if *check {
+		fmt.Fprintf(stdout, "configuration OK for %s: %+v\n", shape, redacted(cfg))
+		return nil
+	}
+
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	srv, err := server.New(cfg, mode, logger, stdout)
+	if err != nil {
+		return err
+	}
+	return srv.Run(ctx)
+}
+
+func redacted(c server.Config) server.Config {
+	if c.AdminPassword != "" {
+		c.AdminPassword = "<redacted>"
+	}
+	return c
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,169 @@
+"""Writes MODEL.md model cards from the manifests bundle.py wrote."""
+import json
+import os
+import sys
+
+
+def fmt_env(env):
+    return ", ".join(f"{k} {v}" for k, v in env.items())
+
+
+def prefilter_card(m):
+    t, x = m["training"], m["metrics"]
+    return f"""# Pre-filter model card
+
+Version {m["version"]} · `model.onnx` sha256 `{m["sha256"]}`
+
+## Intended use
+
+Runs on the edge box on every captured frame of a single part and decides whether the part is
+**suspect** (worth a cloud inspection and an inspector's look) or **ok**. It is tuned for recall:
+the threshold keeps at least 99 % of defective parts, at the cost of some false alarms. It does
+not say what the defect is or where; that is the detector's job.
+
+Not for: safety decisions on its own, parts unlike the synthetic ones below, several parts in one
+frame, or frames far from the training distribution of lighting and scale.
+
+## Model
+
+Tiny CNN (five stride-2 stages with depthwise residual blocks, global max+mean pooling, one
+linear unit, sigmoid in the graph). Input `images` [1, 3, {m["input"]["shape"][2]}, {m["input"]["shape"][3]}]
+float32 NCHW; output `score` [1, 1], the probability that the part is suspect. Suspect when
+`score >= {m["threshold"]:.6f}` (`threshold` in manifest.json). ONNX opset {m["opset"]}.
+
+Preprocessing (identical in Python and Go, see docs/model-bundle.md): OpenCV on the BGR uint8
+image, letterbox to {m["input"]["shape"][3]}×{m["input"]["shape"][2]} (keep aspect, `INTER_AREA`,
+pad 114, centred), BGR→RGB, float32, ×1/255 (mean 0, std 1), HWC→NCHW.
+
+## Data
+
+Synthetic images from the Go generator `models/synth` (v1): brushed metal plates with screws,
+populated PCBs and molded plastic parts with holes, at random pose, lighting, blur and sensor
+noise, 320×320 JPEG (quality 95), half of them defective with 1–3 defects of the classes
+scratch, dent, crack, stain and missing (missing screw, component or molded hole).
+Train: seed {t["train_seed"]}, {t["train_images"]} images; val (threshold choice): seed
+{t["val_seed"]}, {t["val_images"]} images; test: seed {x["test_seed"]}, {x["test_images"]} images,
+never seen in training or threshold selection.
+
+## Metrics (test split, through ONNX Runtime)
+
+| metric | value |
+| --- | --- |
+| AUROC | {x["auroc"]:.4f} |
+| recall of defective parts at the threshold | {x["recall_at_threshold"]:.4f} |
+| false-positive rate at the threshold | {x["false_positive_rate_at_threshold"]:.4f} |
+| val AUROC / val recall at threshold | {x["val_auroc"]:.4f} / {x["val_recall_at_threshold"]:.4f} |
+| latency, one core (p50 / p95) | {x["latency_ms_p50_1thread"]:.2f} ms / {x["latency_ms_p95_1thread"]:.2f} ms |
+
+Latency: {x["measured_with"]}, on the training machine while other jobs shared its two cores.
+
+Reproduce everything (data, training, export, metrics, this card) with:
+
+```
+make models        # = models/train/run.sh
+```
+
+Training: {t["epochs"]} epochs, batch {t["batch"]}, AdamW + one-cycle LR {t["lr"]}, seed {t["seed"]},
+flips and 90° rotations, {t["train_seconds"]} s of training on 2 CPU threads.
+Environment: {fmt_env(t["environment"])}.
+
+## Limitations
+
+- Trained only on synthetic parts; real parts, lenses and lights will need fine-tuning on real,
+  labelled images before the numbers above mean anything in a factory.
+- One part per frame, roughly centred, filling 50–70 % of the frame.
+- The smallest defects (thin scratches, small dents) lose detail in the {m["input"]["shape"][3]}-pixel
+  letterbox; they dominate the misses.
+- Bit-exact results are only promised for the golden tensors; another OpenCV build may change
+  resized pixels by one level (see `tolerance` in manifest.json).
+"""
+
+
+def detector_card(m):
+    t, x = m["training"], m["metrics"]
+    rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in x["ap50_per_class"].items())
+    return f"""# Defect detector model card
+
+Version {m["version"]} · `model.onnx` sha256 `{m["sha256"]}`
+
+## Intended use
+
+Locates and classifies surface defects on a single manufactured part, in the cloud pipeline
+(ONNX Runtime or Triton) or on the edge box, after the pre-filter flagged the part. Classes:
+{", ".join(m["classes"])} ("missing" = a missing screw, component or molded hole).
+
+Not for: parts unlike the synthetic ones below, defects much smaller than about 4 pixels at
+the native input size, or counting/measurement tasks that need sub-pixel boxes.
+
+## Model
+
+One-stage, anchor-free, CenterNet-style: a small CNN backbone (stride 2…32, depthwise residual
+blocks) with a top-down path back to stride {m["postprocess"]["stride"]}. **Native input 320×320**
+(`images` [1, 3, 320, 320] float32 NCHW). Outputs:
+
+- `heatmap` [1, {len(m["classes"])}, 80, 80]: per-class centre probability, sigmoid in the graph;
+- `wh` [1, 2, 80, 80]: box width and height in network-input pixels;
+- `offset` [1, 2, 80, 80]: sub-cell centre offset in cells (0..1).
+
+Decoding (docs/model-bundle.md): 3×3 peak, score ≥ `threshold` ({m["threshold"]}), top
+{m["postprocess"]["max_detections"]}, centre = (cell + offset) × {m["postprocess"]["stride"]}, box = centre ± wh/2, undo the
+letterbox, clip, class-wise NMS at IoU {m["postprocess"]["nms_iou"]}. ONNX opset {m["opset"]}.
+
+Preprocessing: OpenCV on the BGR uint8 image, letterbox to 320×320 (keep aspect, `INTER_AREA`,
+pad 114, centred), BGR→RGB, float32, ×1/255 (mean 0, std 1), HWC→NCHW.
+
+## Data
+
+Synthetic images from the Go generator `models/synth` (v1): brushed metal plates with screws,
+populated PCBs and molded plastic parts with holes, at random pose, lighting, blur and sensor
+noise, 320×320 JPEG (quality 95), half of them defective with 1–3 defects. Boxes are exact:
+the generator records every pixel a defect changed. Train: seed {t["train_seed"]},
+{t["train_images"]} images; val (threshold choice): seed {t["val_seed"]}, {t["val_images"]} images;
+test: seed {x["test_seed"]}, {x["test_images"]} images, never used for training or choices.
+
+## Metrics (test split, through ONNX Runtime)
+
+mAP@0.5 = **{x["map50"]:.4f}** (val {x["val_map50"]:.4f}); VOC all-point AP per class at IoU 0.5,
+detections decoded exactly as above at the manifest threshold.
+
+| class | AP@0.5 |
+| --- | --- |
+{rows}
+
+Latency, one core: p50 {x["latency_ms_p50_1thread"]:.2f} ms, p95 {x["latency_ms_p95_1thread"]:.2f} ms
+({x["measured_with"]}, on the training machine while other jobs shared its two cores).
+
+Reproduce everything (data, training, export, metrics, this card) with:
+
+```
+make models        # = models/train/run.sh
+```
+
+Training: {t["crop_epochs"]} epochs on {t["crop"]}×{t["crop"]} crops (mostly around a defect) of
+the letterboxed images, then {t["full_epochs"]} epoch on whole 320×320 images; batch {t["batch"]},
+AdamW + one-cycle LR {t["lr"]}, seed {t["seed"]}, flips and 90° rotations; focal loss on the
+heatmap (elliptical Gaussian targets), L1 on log-size and offset. {t["train_seconds"]} s of
+training on 2 CPU threads. Environment: {fmt_env(t["environment"])}.
+
+## Limitations
+
+- Trained only on synthetic parts; expect to fine-tune on real, labelled images.
+- Thin, nearly axis-aligned scratches have boxes 2–3 pixels wide, where a one-pixel error
+  already costs IoU; they are the weakest case.
+- One part per frame; overlapping defects of the same class merge into one box.
+- Boxes are only as exact as the letterbox scale allows on large inputs (a 1280-pixel image is
+  seen at a quarter of its resolution).
+"""
+
+
+def main(repo):
+    for name, card in (("prefilter", prefilter_card), ("detector", detector_card)):
+        d = os.path.join(repo, "models", name)
+        with open(os.path.join(d, "manifest.json")) as f:
+            m = json.load(f)
+        with open(os.path.join(d, "MODEL.md"), "w") as f:
+            f.write(card(m))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Trains the pre-filter and the detector from synthetic data and rewrites the
+# bundles models/prefilter, models/detector and models/triton/detector/1.
+#
+# Idempotent: the venv, the generated data and the checkpoints live under
+# $IFC_CACHE (default $HOME/.cache/ifc), never in the checkout, and each stage
+# is skipped when its inputs have not changed (FORCE=1 retrains anyway).
+#
+#   models/train/run.sh            # what `make models` runs
+#   FORCE=1 models/train/run.sh    # retrain even if the checkpoints are current
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+IFC_CACHE=${IFC_CACHE:-$HOME/.cache/ifc}
+VENV=$IFC_CACHE/venv
+DATA=$IFC_CACHE/data/synth-v1
+CACHE=$IFC_CACHE/data/cache
+WORK=$IFC_CACHE/work
+LOGS=$IFC_CACHE/logs
+PY=$VENV/bin/python
+TRAIN=$ROOT/models/train
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+
+# Sizes and seeds. Changing any of them regenerates data and retrains.
+TRAIN_N=8000 VAL_N=1000 TEST_N=1000 SIZE=320 DEFECT_RATE=0.5
+PRE_EPOCHS=6
+DET_EPOCHS=7 DET_CROP=160 DET_FULL_IMAGES=1500
+
+mkdir -p "$DATA" "$CACHE" "$WORK" "$LOGS"
+cd "$ROOT"
+start=$(date +%s)
+stage() { echo "== $(date -u +%H:%M:%S) [$(($(date +%s) - start))s] $*"; }
+
+stage "venv $VENV"
+if [ ! -x "$PY" ]; then
+	python3 -m venv "$VENV"
+fi
+want=$(sha256sum "$TRAIN/requirements.txt" | cut -d' ' -f1)
+if [ "$(cat "$VENV/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
+	"$PY" -m pip install --disable-pip-version-check -r "$TRAIN/requirements.txt"
+	echo "$want" >"$VENV/.requirements.sha256"
+fi
+
+# Data: one directory per split, regenerated when the generator or its flags change.
+gen_hash=$(cat models/synth/*.go models/synth/cmd/synthgen/*.go | sha256sum | cut -c1-16)
+gen() { # split n extra-flags...
+	local split=$1 n=$2 dir=$DATA/$1
+	shift 2
+	local stamp="$gen_hash n=$n size=$SIZE rate=$DEFECT_RATE $*"
+	if [ -f "$dir/labels.jsonl" ] && [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$stamp" ]; then
+		stage "data $split: up to date"
+		return
+	fi
+	stage "data $split: generating $n images"
+	rm -rf "$dir"
+	rm -f "$CACHE/${split}_"*.npy
+	go run ./models/synth/cmd/synthgen --out "$dir" --split "$split" --n "$n" --size "$SIZE" \
+		--defect-rate "$DEFECT_RATE" --workers "$(nproc)" "$@"
+	echo "$stamp" >"$dir/.stamp"
+}
+gen train "$TRAIN_N"
+gen val "$VAL_N"
+gen test "$TEST_N"
+# Golden images at another aspect ratio (exercises the letterbox), from the
+# test seed far beyond the test indices.
+gen golden 8 --seed 99 --start 1000000 --width 400 --height 300 --format png
+
+# Training: skipped when the checkpoint was made from the same data and code.
+data_hash=$(cat "$DATA"/{train,val}/.stamp | sha256sum | cut -c1-16)
+train() { # name args...
+	local name=$1
+	shift
+	local code_hash stamp
+	code_hash=$(cat "$TRAIN/train_$name.py" "$TRAIN/nets.py" "$TRAIN/prep.py" "$TRAIN/evaluate.py" | sha256sum | cut -c1-16)
+	stamp="$code_hash $data_hash $*"
+	if [ "${FORCE:-0}" != 1 ] && [ -f "$WORK/$name.pt.json" ] && [ "$(cat "$WORK/$name.stamp" 2>/dev/null)" = "$stamp" ]; then
+		stage "train $name: checkpoint up to date"
+		return
+	fi
+	stage "train $name (log: $LOGS/train_$name.log)"
+	"$PY" "$TRAIN/train_$name.py" --data "$DATA" --cache "$CACHE" --out "$WORK/$name.pt" --threads 2 "$@" 2>&1 |
+		tee "$LOGS/train_$name.log"
+	echo "$stamp" >"$WORK/$name.stamp"
+}
+(cd "$TRAIN" && train prefilter --epochs "$PRE_EPOCHS")
+(cd "$TRAIN" && train detector --epochs "$DET_EPOCHS" --crop "$DET_CROP" --full-epochs 1 --full-images "$DET_FULL_IMAGES")
+
+stage "export, evaluate on the test split, write bundles"
+(cd "$TRAIN" && "$PY" bundle.py --data "$DATA" --cache "$CACHE" --work "$WORK" --golden "$DATA/golden" --repo "$ROOT" 2>&1 |
+	tee "$LOGS/bundle.log")
+(cd "$TRAIN" && "$PY" cards.py "$ROOT")
+stage "done"
+ls -l models/prefilter/model.onnx models/detector/model.onnx models/triton/detector/1/model.onnx
