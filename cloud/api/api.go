@@ -1,14 +1,3 @@
-// Package api is the cloud tier's edge: one HTTP server (REST under
-// /api/v1 with an OpenAPI 3.1 document, a WebSocket for live progress and
-// real-time frame processing, health and Prometheus metrics) and the gRPC
-// PipelineService. It authenticates and authorizes every call (cloud/auth),
-// validates every input, and turns domain errors into problem documents
-// (RFC 9457) or gRPC status codes; nothing below it writes either.
-//
-// The API subscribes to the event bus once (Run) and fans progress events
-// out to its local WebSocket clients and gRPC watchers through an
-// in-process hub that also keeps a short per-execution history, so a late
-// subscriber gets the current state and every event this instance has seen.
 package api
 
 import (
@@ -18,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +38,38 @@ type Config struct {
 	ReplayEvents     int           // progress events kept per execution for late subscribers; default 1024
 	ReplayTTL        time.Duration // how long history stays after an execution ends; default 2 min
 	MaxTracked       int           // executions with kept history; default 10000
+	LoginPerMinute   int           // login attempts per client address and minute; default 10
+	LoginBurst       int           // login attempts allowed at once; default 10
+}
+
+// Validate reports the first field out of range; zero means "default".
+func (c Config) Validate() error {
+	const gib = 1 << 30
+	for _, f := range []struct {
+		name   string
+		v, max int64
+	}{
+		{"MaxPipelineBytes", c.MaxPipelineBytes, 64 << 20},
+		{"MaxUploadBytes", c.MaxUploadBytes, 4 * gib},
+		{"MaxFramePixels", c.MaxFramePixels, 1 << 30},
+		{"WaitTimeout", int64(c.WaitTimeout), int64(time.Hour)},
+		{"RetryAfter", int64(c.RetryAfter), int64(time.Hour)},
+		{"WSReadLimit", c.WSReadLimit, gib},
+		{"WSWriteTimeout", int64(c.WSWriteTimeout), int64(time.Minute)},
+		{"WSSendBuffer", int64(c.WSSendBuffer), 1 << 20},
+		{"WSProcessQueue", int64(c.WSProcessQueue), 1024},
+		{"GRPCMaxRecvBytes", int64(c.GRPCMaxRecvBytes), gib},
+		{"ReplayEvents", int64(c.ReplayEvents), 1 << 20},
+		{"ReplayTTL", int64(c.ReplayTTL), int64(24 * time.Hour)},
+		{"MaxTracked", int64(c.MaxTracked), 1 << 24},
+		{"LoginPerMinute", int64(c.LoginPerMinute), 1 << 20},
+		{"LoginBurst", int64(c.LoginBurst), 1 << 20},
+	} {
+		if f.v < 0 || f.v > f.max {
+			return fmt.Errorf("api config: %s = %d out of range 0..%d", f.name, f.v, f.max)
+		}
+	}
+	return nil
 }
 
 func (c *Config) setDefaults() {
@@ -79,6 +101,8 @@ func (c *Config) setDefaults() {
 	defI(&c.ReplayEvents, 1024)
 	defD(&c.ReplayTTL, 2*time.Minute)
 	defI(&c.MaxTracked, 10000)
+	defI(&c.LoginPerMinute, 10)
+	defI(&c.LoginBurst, 10)
 }
 
 // Store is the part of the metadata store the API uses.
@@ -166,6 +190,7 @@ type Server struct {
 	routes  []route
 	metrics *metrics
 	hub     *hub
+	logins  *loginLimiter
 
 	subscribed atomic.Bool
 	runOnce    sync.Once
@@ -173,6 +198,9 @@ type Server struct {
 
 // New validates deps and builds the server; it starts nothing.
 func New(cfg Config, deps Deps) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	cfg.setDefaults()
 	var missing []string
 	for name, ok := range map[string]bool{
@@ -184,6 +212,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		}
 	}
 	if len(missing) > 0 {
+		slices.Sort(missing)
 		return nil, fmt.Errorf("api: missing deps %v", missing)
 	}
 	if deps.Pipelines == nil {
@@ -209,6 +238,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.metrics = m
 	s.hub = newHub(cfg, s.now, m, s.log)
+	s.logins = newLoginLimiter(cfg.LoginPerMinute, cfg.LoginBurst)
 	s.routes = s.routeTable()
 	s.mux = http.NewServeMux()
 	for _, rt := range s.routes {
@@ -248,5 +278,19 @@ func (s *Server) Run(ctx context.Context) error {
 		case <-t.C:
 			s.hub.gc()
 		}
+	}
+}
+
+// NewHTTPServer returns an http.Server for Handler with header and idle
+// timeouts set. It has no write timeout: file downloads, ?wait=true and
+// WebSockets are long-lived, and each bounds itself.
+func (s *Server) NewHTTPServer(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -16,17 +17,26 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	grpcmd "google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/imageflowcanvas/ifc/cloud/auth"
 	"github.com/imageflowcanvas/ifc/cloud/catalog"
+	"github.com/imageflowcanvas/ifc/cloud/conductor"
+	"github.com/imageflowcanvas/ifc/cloud/events/natsbus"
+	"github.com/imageflowcanvas/ifc/cloud/files"
+	"github.com/imageflowcanvas/ifc/cloud/metadata/sqlitestore"
+	"github.com/imageflowcanvas/ifc/cloud/objectstore"
+	"github.com/imageflowcanvas/ifc/cloud/objectstore/fsstore"
 	ifcv1 "github.com/imageflowcanvas/ifc/proto/ifc/v1"
 )
 
@@ -58,36 +68,100 @@ type testClock struct {
 	d  time.Duration
 }
 
-func (c *testClock) Now() time.Time     { c.mu.Lock(); defer c.mu.Unlock(); return time.Now().Add(c.d) }
+func (c *testClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return time.Now().Add(c.d) }
 func (c *testClock) Add(d time.Duration) { c.mu.Lock(); c.d += d; c.mu.Unlock() }
 
-// env is an API served on real loopback listeners (HTTP and gRPC) over fakes.
+// env is an API served on real loopback listeners (HTTP and gRPC) over
+// the real SQLite metadata store, filesystem object store and files
+// service; the conductor is a fake driven by the test, or (withConductor)
+// the real conductor over pure-Go part services, with the embedded NATS bus.
 type env struct {
 	t      *testing.T
 	srv    *Server
 	http   *httptest.Server
-	store  *memStore
+	meta   *sqlitestore.Store
+	objDir string
 	cond   *fakeConductor
-	files  *memFiles
+	real   *conductor.Conductor
 	bus    *memBus
 	auth   *auth.Authenticator
 	clock  *testClock
 	tokens map[auth.Role]string
+	key    []byte
 	grpc   *grpc.ClientConn
 	stop   func()
 }
 
-func newEnv(t *testing.T, mutate ...func(*Config)) *env {
+type envOptions struct {
+	cfg           Config
+	realConductor bool
+	gate          chan struct{}
+}
+
+// withConductor runs the real conductor and NATS instead of the fakes.
+func withConductor(o *envOptions) { o.realConductor = true }
+
+func withConfig(f func(*Config)) func(*envOptions) { return func(o *envOptions) { f(&o.cfg) } }
+
+func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	t.Helper()
-	store := newMemStore()
-	bus := &memBus{}
-	e := &env{t: t, store: store, bus: bus, cond: &fakeConductor{store: store, bus: bus}, files: &memFiles{store: store}, clock: &testClock{}}
+	o := envOptions{cfg: Config{WaitTimeout: 5 * time.Second}}
+	for _, f := range opts {
+		f(&o)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dir := t.TempDir()
+	meta, err := sqlitestore.New(context.Background(), filepath.Join(dir, "meta.db"), sqlitestore.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = meta.Close() })
+	objDir := filepath.Join(dir, "objects")
+	objects, err := fsstore.New(objDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := files.New(objects, meta, quiet, files.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, meta: meta, objDir: objDir, clock: &testClock{}}
+	cat := testCatalog{catalog.Default()}
+	var cond Conductor
+	var bus Bus
+	var runConductor func(context.Context) error
+	if o.realConductor {
+		ns, err := natsbus.StartEmbedded(context.Background(), natsbus.EmbeddedOptions{}, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ns.Close() })
+		nb, err := ns.Connect(quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = nb.Close() })
+		pc := &pureParts{gate: o.gate}
+		e.real, err = conductor.New(conductor.Config{MaxConcurrent: 4}, conductor.Deps{
+			Store: meta, Files: fs, Events: nb, Catalog: cat, Logger: quiet,
+			Parts: map[string]ifcv1.PartServiceClient{"resize": pc, "filter": pc, "detect": pc},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cond, bus, runConductor = e.real, nb, e.real.Run
+	} else {
+		e.bus = &memBus{}
+		e.cond = &fakeConductor{store: meta, bus: e.bus}
+		cond, bus = e.cond, e.bus
+	}
 	key, _ := auth.GenerateKey()
+	e.key = key
 	toks, err := auth.NewTokens(auth.TokenConfig{Key: key, Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.auth, err = auth.NewAuthenticator(store, toks, auth.WithHashParams(cheapHash))
+	e.auth, err = auth.NewAuthenticator(meta, toks, auth.WithHashParams(cheapHash), auth.WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,21 +177,25 @@ func newEnv(t *testing.T, mutate ...func(*Config)) *env {
 		}
 		e.tokens[r] = tok
 	}
-	cfg := Config{WaitTimeout: 5 * time.Second}
-	for _, m := range mutate {
-		m(&cfg)
-	}
-	e.srv, err = New(cfg, Deps{
-		Store: store, Catalog: testCatalog{catalog.Default()}, Conductor: e.cond, Files: e.files, Bus: bus, Auth: e.auth,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	e.srv, err = New(o.cfg, Deps{
+		Store: meta, Catalog: cat, Conductor: cond, Files: fs, Bus: bus, Auth: e.auth, Logger: quiet,
+		ReadyChecks: []ReadyCheck{{Name: "objects", Check: func(ctx context.Context) error {
+			if _, err := objects.Stat(ctx, "readyz/probe"); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
+				return err
+			}
+			return nil
+		}}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	done := make(chan error, 2)
 	go func() { done <- e.srv.Run(runCtx) }()
-	waitFor(t, "bus subscription", func() bool { return bus.subscribers() == 1 })
+	if runConductor != nil {
+		go func() { done <- runConductor(runCtx) }()
+	}
+	waitFor(t, "bus subscription", func() bool { return e.srv.subscribed.Load() })
 
 	e.http = httptest.NewServer(e.srv.Handler())
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -131,18 +209,56 @@ func newEnv(t *testing.T, mutate ...func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var once sync.Once
 	e.stop = func() {
-		_ = e.grpc.Close()
-		gs.Stop()
-		e.http.CloseClientConnections()
-		e.http.Close()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
+		once.Do(func() {
+			_ = e.grpc.Close()
+			gs.Stop()
+			e.http.CloseClientConnections()
+			e.http.Close()
+			cancel()
+			n := 1
+			if runConductor != nil {
+				n = 2
+			}
+			for i := 0; i < n; i++ {
+				if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+					t.Errorf("Run: %v", err)
+				}
+			}
+		})
 	}
 	t.Cleanup(e.stop)
 	return e
+}
+
+// pureParts is a part service without OpenCV: image parts pass the image
+// through, detect adds one detection.
+type pureParts struct {
+	gate chan struct{} // when set, every Process waits for a token
+}
+
+func (pureParts) ListParts(context.Context, *ifcv1.ListPartsRequest, ...grpc.CallOption) (*ifcv1.ListPartsResponse, error) {
+	return &ifcv1.ListPartsResponse{}, nil
+}
+
+func (p *pureParts) Process(ctx context.Context, req *ifcv1.ProcessRequest, _ ...grpc.CallOption) (*ifcv1.ProcessResponse, error) {
+	if p.gate != nil {
+		select {
+		case <-p.gate:
+		case <-ctx.Done():
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
+	}
+	if len(req.GetImages()) == 0 {
+		return nil, status.Error(codes.InvalidArgument, "no image")
+	}
+	img := req.GetImages()[0]
+	res := &ifcv1.ProcessResponse{Image: img}
+	if req.GetPart() == "detect" {
+		res.Detections = []*ifcv1.Detection{{Label: "scratch", Score: 0.8, Box: &ifcv1.Box{X: 1, Y: 1, W: 5, H: 5}}}
+	}
+	return res, nil
 }
 
 // waitFor polls cond until it holds or 5 s pass.

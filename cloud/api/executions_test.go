@@ -57,7 +57,7 @@ func TestExecutionWait(t *testing.T) {
 }
 
 func TestExecutionWaitBounded(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.WaitTimeout = 50 * time.Millisecond })
+	e := newEnv(t, withConfig(func(c *Config) { c.WaitTimeout = 50 * time.Millisecond }))
 	pid := e.createPipeline()
 	fid := e.upload(testJPEG(t, 32, 32))
 	r := e.doJSON("POST", "/api/v1/executions?wait=true", auth.RoleInspector, map[string]any{"pipeline_id": pid, "inputs": []string{fid}})
@@ -67,7 +67,7 @@ func TestExecutionWaitBounded(t *testing.T) {
 }
 
 func TestExecutionOverloaded(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.RetryAfter = 3 * time.Second })
+	e := newEnv(t, withConfig(func(c *Config) { c.RetryAfter = 3 * time.Second }))
 	pid := e.createPipeline()
 	fid := e.upload(testJPEG(t, 32, 32))
 	e.cond.overloaded = true

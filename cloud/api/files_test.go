@@ -2,7 +2,9 @@ package api
 
 import (
 	"bytes"
+	"io/fs"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -35,7 +37,7 @@ func TestFileUploadAndDownload(t *testing.T) {
 }
 
 func TestFileUploadBadInput(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.MaxUploadBytes = 256 << 10 })
+	e := newEnv(t, withConfig(func(c *Config) { c.MaxUploadBytes = 256 << 10 }))
 	upload := func(field string, data []byte) resp {
 		ct, body := multipartBody(t, field, "x.jpg", data)
 		return e.do("POST", "/api/v1/files", auth.RoleInspector, ct, body)
@@ -68,11 +70,16 @@ func TestFileUploadBadInput(t *testing.T) {
 		}
 	})
 	t.Run("nothing stored", func(t *testing.T) {
-		e.store.mu.Lock()
-		n := len(e.store.files)
-		e.store.mu.Unlock()
+		n := 0
+		_ = filepath.WalkDir(e.objDir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				n++
+				t.Logf("stored: %s", p)
+			}
+			return nil
+		})
 		if n != 0 {
-			t.Fatalf("%d files stored from bad uploads", n)
+			t.Fatalf("%d objects stored from bad uploads", n)
 		}
 	})
 }

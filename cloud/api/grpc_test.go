@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,6 +66,18 @@ func TestGRPCExecute(t *testing.T) {
 		_, err := cl.Execute(ctx, &ifcv1.ExecuteRequest{PipelineId: pid, Input: &ifcv1.ExecuteRequest_FileId{FileId: ex.GetInputs()[0]}})
 		if status.Code(err) != codes.ResourceExhausted {
 			t.Fatalf("code %v", err)
+		}
+	})
+	t.Run("metrics", func(t *testing.T) {
+		m := string(e.do("GET", "/metrics", "", "", nil).body)
+		for _, want := range []string{
+			`ifc_api_grpc_requests_total{code="OK",method="/ifc.v1.PipelineService/Execute"} 2`,
+			`ifc_api_grpc_requests_total{code="Unauthenticated",method="/ifc.v1.PipelineService/Execute"} 1`,
+			`ifc_api_admission_rejections_total{entry="grpc"} 1`,
+		} {
+			if !strings.Contains(m, want) {
+				t.Errorf("metrics lack %s", want)
+			}
 		}
 	})
 	t.Run("expired token", func(t *testing.T) {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,7 +47,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return badRequest("malformed JSON: %v", err)
@@ -104,6 +105,12 @@ type loginRequest struct {
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if !s.logins.allow(r) {
+		w.Header().Set("Retry-After", "60")
+		writeProblem(w, problem{Type: "about:blank", Title: http.StatusText(http.StatusTooManyRequests), Status: http.StatusTooManyRequests,
+			Detail: "too many login attempts from this address; wait a minute", Instance: r.URL.Path})
+		return
+	}
 	var req loginRequest
 	if err := decodeJSON(w, r, 4<<10, &req); err != nil {
 		s.writeError(w, r, err)

@@ -27,9 +27,7 @@ func TestHealthAndReady(t *testing.T) {
 	if r.code != 200 || r.json(t)["ready"] != true {
 		t.Fatalf("readyz %d %s", r.code, r.body)
 	}
-	e.store.mu.Lock()
-	e.store.failing = os.ErrDeadlineExceeded
-	e.store.mu.Unlock()
+	_ = e.meta.Close() // the store stops answering
 	expectProblem(t, e.do("GET", "/readyz", "", "", nil), 503)
 }
 
@@ -80,6 +78,16 @@ func TestLogin(t *testing.T) {
 	})
 	t.Run("unknown field", func(t *testing.T) {
 		expectProblem(t, e.do("POST", "/api/v1/auth/login", "", "application/json", []byte(`{"username":"a","password":"b","role":"admin"}`)), 400)
+	})
+	t.Run("rate limited", func(t *testing.T) {
+		var last resp
+		for i := 0; i < 12; i++ {
+			last = e.doJSON("POST", "/api/v1/auth/login", "", map[string]string{"username": "inspector-user", "password": "guess"})
+		}
+		expectProblem(t, last, 429)
+		if last.header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
 	})
 }
 
@@ -264,5 +272,14 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(string(r.body), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	if _, err := New(Config{WSSendBuffer: -1}, Deps{}); err == nil || !strings.Contains(err.Error(), "WSSendBuffer") {
+		t.Fatalf("negative buffer: %v", err)
+	}
+	if _, err := New(Config{}, Deps{}); err == nil || !strings.Contains(err.Error(), "missing deps") {
+		t.Fatalf("no deps: %v", err)
 	}
 }

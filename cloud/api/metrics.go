@@ -19,6 +19,8 @@ type metrics struct {
 	latency           *prometheus.HistogramVec
 	executions        *prometheus.CounterVec
 	admissionRejected *prometheus.CounterVec
+	grpcRequests      *prometheus.CounterVec
+	grpcLatency       *prometheus.HistogramVec
 	wsClients         prometheus.Gauge
 	wsDropped         prometheus.Counter
 	events            prometheus.Counter
@@ -34,6 +36,13 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "ifc_api_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"route"}),
+		grpcRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ifc_api_grpc_requests_total", Help: "gRPC calls by method and status code.",
+		}, []string{"method", "code"}),
+		grpcLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ifc_api_grpc_request_duration_seconds", Help: "gRPC call duration by method (streams: whole stream).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 120},
+		}, []string{"method"}),
 		executions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ifc_api_executions_total", Help: "Execution status changes seen on the event bus, by status.",
 		}, []string{"status"}),
@@ -50,7 +59,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "ifc_api_progress_events_total", Help: "Progress events received from the bus.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.executions, m.admissionRejected, m.wsClients, m.wsDropped, m.events} {
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.grpcRequests, m.grpcLatency, m.executions, m.admissionRejected, m.wsClients, m.wsDropped, m.events} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

@@ -182,6 +182,7 @@ func schemas() map[string]any {
 		}),
 		"ExecutionList": obj([]string{"executions"}, map[string]any{"executions": arr(ref("Execution")), "next_page_token": str()}),
 		"WSClientMessage": map[string]any{"oneOf": []any{
+			obj([]string{"type", "token"}, map[string]any{"type": enum("auth"), "token": str()}),
 			obj([]string{"type", "execution_id"}, map[string]any{"type": enum("subscribe"), "execution_id": str()}),
 			obj([]string{"type"}, map[string]any{"type": enum("unsubscribe"), "execution_id": map[string]any{"type": "string", "description": "absent: every subscription"}}),
 			obj([]string{"type", "pipeline_id", "image"}, map[string]any{"type": enum("process"), "request_id": str(), "pipeline_id": str(), "version": integer(),
@@ -193,6 +194,7 @@ func schemas() map[string]any {
 				"state": enum(nodeStates...), "execution_status": enum(executionStatuses...), "progress": number(), "seq": integer(),
 				"ts": dateTime(), "error": str(), "outputs": ref("NodeOutputs")}),
 			obj([]string{"type"}, map[string]any{"type": enum("unsubscribed"), "execution_id": str()}),
+			obj([]string{"type", "expires_at"}, map[string]any{"type": enum("authenticated"), "expires_at": dateTime()}),
 			obj([]string{"type", "request_id"}, map[string]any{"type": enum("result"), "request_id": str(), "seq": integer(),
 				"image": map[string]any{"type": "string", "contentEncoding": "base64", "description": "JPEG"}, "width": integer(), "height": integer(),
 				"detections": arr(ref("Detection")), "processing_us": integer()}),

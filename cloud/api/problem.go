@@ -29,6 +29,7 @@ type problem struct {
 const (
 	problemValidation = "urn:ifc:problem:validation"
 	problemOverloaded = "urn:ifc:problem:overloaded"
+	problemSyntax     = "urn:ifc:problem:syntax"
 )
 
 // httpError is an error that already knows its HTTP status (bad input
@@ -68,6 +69,18 @@ func classify(err error) (int, codes.Code, string) {
 		return http.StatusRequestEntityTooLarge, codes.InvalidArgument, err.Error()
 	case errors.Is(err, errPipelineSyntax):
 		return http.StatusBadRequest, codes.InvalidArgument, err.Error()
+	case errors.Is(err, errInvalidRequest):
+		return http.StatusUnprocessableEntity, codes.InvalidArgument, err.Error()
+	case errors.Is(err, errFinished):
+		return http.StatusConflict, codes.FailedPrecondition, err.Error()
+	case errors.Is(err, errNotLocal):
+		return http.StatusConflict, codes.FailedPrecondition, err.Error()
+	case errors.Is(err, errConductorClosed):
+		return http.StatusServiceUnavailable, codes.Unavailable, "server shutting down"
+	case errors.Is(err, errNoService):
+		return http.StatusServiceUnavailable, codes.Unavailable, err.Error()
+	case errors.Is(err, errFileInvalidArg):
+		return http.StatusBadRequest, codes.InvalidArgument, err.Error()
 	case errors.Is(err, errFileTooLarge):
 		return http.StatusRequestEntityTooLarge, codes.InvalidArgument, err.Error()
 	case errors.Is(err, errUnsupportedType):
@@ -103,6 +116,8 @@ func grpcCodeFor(status int) codes.Code {
 		return codes.Unauthenticated
 	case http.StatusForbidden:
 		return codes.PermissionDenied
+	case http.StatusServiceUnavailable:
+		return codes.Unavailable
 	}
 	return codes.Internal
 }
@@ -161,6 +176,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p.Problems = rp.items
 	} else if items := validationProblems(err); len(items) > 0 {
 		p.Type = problemValidation
+		if errors.Is(err, errPipelineSyntax) {
+			p.Type = problemSyntax
+		}
 		p.Problems = items
 	}
 	writeProblem(w, p)

@@ -64,7 +64,7 @@ func (s *Server) routeTable() []route {
 			Responses: []response{{Code: 200, Description: "OpenAPI 3.1 document", Content: jsonOf("")}}, handler: s.openAPI},
 		{Method: "POST", Pattern: "/api/v1/auth/login", OperationID: "login", Summary: "Exchange username and password for a bearer token.", Tag: "auth",
 			Body:      &bodySpec{Content: jsonOf("LoginRequest")},
-			Responses: with([]response{{Code: 200, Description: "token issued", Content: jsonOf("LoginResponse")}}, 400, 401), handler: s.login},
+			Responses: with([]response{{Code: 200, Description: "token issued", Content: jsonOf("LoginResponse")}}, 400, 401, 429), handler: s.login},
 		{Method: "GET", Pattern: "/api/v1/parts", OperationID: "listParts", Summary: "The parts catalogue with parameter schemas.", Tag: "parts", Perm: auth.PermPartsRead,
 			Responses: with([]response{{Code: 200, Description: "catalogue", Content: jsonOf("PartList")}}), handler: s.listParts},
 		{Method: "POST", Pattern: "/api/v1/pipelines", OperationID: "createPipeline", Summary: "Create a pipeline (version 1) from a JSON or YAML definition.", Tag: "pipelines", Perm: auth.PermPipelinesWrite,
@@ -95,7 +95,7 @@ func (s *Server) routeTable() []route {
 			Responses: with([]response{
 				{Code: 200, Description: "finished (wait=true)", Content: jsonOf("Execution")},
 				{Code: 202, Description: "accepted", Content: jsonOf("Execution"), Headers: []string{"Location"}},
-			}, 400, 404, 422, 429), handler: s.createExecution},
+			}, 400, 404, 413, 415, 422, 429, 503), handler: s.createExecution},
 		{Method: "GET", Pattern: "/api/v1/executions", OperationID: "listExecutions", Summary: "Executions newest first, filtered and paginated.", Tag: "executions", Perm: auth.PermExecutionsRead,
 			Query: []queryParam{
 				{Name: "pipeline_id", Type: "string", Description: "only this pipeline"},
@@ -105,7 +105,7 @@ func (s *Server) routeTable() []route {
 				{Name: "limit", Type: "integer", Description: "page size, 1..500, default 50"},
 				{Name: "page_token", Type: "string", Description: "next_page_token of the previous page"},
 			},
-			Responses: with([]response{{Code: 200, Description: "page", Content: jsonOf("ExecutionList")}}, 400), handler: s.listExecutions},
+			Responses: with([]response{{Code: 200, Description: "page", Content: jsonOf("ExecutionList")}}, 400, 422), handler: s.listExecutions},
 		{Method: "GET", Pattern: "/api/v1/executions/{id}", OperationID: "getExecution", Summary: "One execution with per-node status.", Tag: "executions", Perm: auth.PermExecutionsRead,
 			Responses: with([]response{{Code: 200, Description: "execution", Content: jsonOf("Execution")}}, 404), handler: s.getExecution},
 		{Method: "POST", Pattern: "/api/v1/executions/{id}/cancel", OperationID: "cancelExecution", Summary: "Cancel a queued or running execution.", Tag: "executions", Perm: auth.PermExecutionsCancel,

@@ -27,11 +27,13 @@ const maxWSSubscriptions = 1000
 var (
 	errSlowConsumer = errors.New("slow consumer")
 	errShutdown     = errors.New("server shutting down")
+	errTokenExpired = errors.New("token expired")
 )
 
 // wsClientMsg is any message a WebSocket client sends.
 type wsClientMsg struct {
 	Type        string `json:"type"`
+	Token       string `json:"token"`
 	ExecutionID string `json:"execution_id"`
 	RequestID   string `json:"request_id"`
 	PipelineID  string `json:"pipeline_id"`
@@ -78,6 +80,7 @@ type wsConn struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	subs   map[string]bool // reader goroutine only
+	expiry *time.Timer     // ends the connection when the token expires
 
 	pipeMu sync.Mutex
 	pipes  map[pipeKey]cachedPipeline // process worker only, but guarded for clarity
@@ -150,6 +153,10 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		subs:  map[string]bool{},
 		pipes: map[pipeKey]cachedPipeline{},
 	}
+	if !p.ExpiresAt.IsZero() {
+		c.expiry = time.AfterFunc(p.ExpiresAt.Sub(s.now()), func() { c.cancel(errTokenExpired) })
+		defer c.expiry.Stop()
+	}
 	s.metrics.wsClients.Inc()
 	defer s.metrics.wsClients.Dec()
 	log := s.log.With("user", p.Username, "remote", r.RemoteAddr)
@@ -187,6 +194,8 @@ func (c *wsConn) writeLoop() {
 				_ = c.conn.Close(websocket.StatusPolicyViolation, "slow consumer")
 			case errors.Is(cause, errShutdown):
 				_ = c.conn.Close(websocket.StatusGoingAway, "server shutting down")
+			case errors.Is(cause, errTokenExpired):
+				_ = c.conn.Close(websocket.StatusPolicyViolation, "token expired")
 			default:
 				_ = c.conn.CloseNow()
 			}
@@ -213,6 +222,8 @@ func (c *wsConn) readLoop() {
 			continue
 		}
 		switch m.Type {
+		case "auth":
+			c.reauth(m)
 		case "subscribe":
 			c.subscribe(m)
 		case "unsubscribe":
@@ -243,6 +254,26 @@ func (c *wsConn) readLoop() {
 			c.sendError(m, http.StatusBadRequest, fmt.Sprintf("unknown message type %q (want subscribe, unsubscribe or process)", m.Type))
 		}
 	}
+}
+
+// reauth swaps in a fresh token for the same user, so a long-lived
+// connection outlives the token it was opened with. Without one the
+// connection closes (1008 "token expired") when the token expires.
+func (c *wsConn) reauth(m wsClientMsg) {
+	cl, err := c.s.deps.Auth.Verify(m.Token)
+	if err != nil {
+		c.sendError(m, http.StatusUnauthorized, err.Error())
+		return
+	}
+	if cl.Username != c.p.Username {
+		c.sendError(m, http.StatusForbidden, "token is for another user")
+		return
+	}
+	c.p = cl.Principal
+	if c.expiry != nil {
+		c.expiry.Reset(cl.ExpiresAt.Sub(c.s.now()))
+	}
+	c.send(map[string]any{"type": "authenticated", "expires_at": cl.ExpiresAt.UTC()})
 }
 
 // subscribe sends the execution's current state, then every event the hub

@@ -171,7 +171,7 @@ func TestWSSubscribeErrors(t *testing.T) {
 }
 
 func TestWSMessageSizeBounded(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.WSReadLimit = 1 << 10 })
+	e := newEnv(t, withConfig(func(c *Config) { c.WSReadLimit = 1 << 10 }))
 	c := e.dialWS(auth.RoleInspector, false)
 	c.send(map[string]any{"type": "process", "image": strings.Repeat("A", 4<<10)})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -232,7 +232,7 @@ func TestWSProcess(t *testing.T) {
 // TestWSSlowClientDropped checks a client that stops reading is dropped
 // while the hub and a reading client carry on.
 func TestWSSlowClientDropped(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.WSSendBuffer = 4; c.ReplayEvents = 8 })
+	e := newEnv(t, withConfig(func(c *Config) { c.WSSendBuffer = 4; c.ReplayEvents = 8 }))
 	pid := e.createPipeline()
 	fid := e.upload(testJPEG(t, 32, 32))
 	id := e.doJSON("POST", "/api/v1/executions", auth.RoleInspector, map[string]any{"pipeline_id": pid, "inputs": []string{fid}}).json(t)["execution_id"].(string)
@@ -248,33 +248,32 @@ func TestWSSlowClientDropped(t *testing.T) {
 	slow.recv()
 	fast.recv()
 
-	const n = 200
+	// The publisher goes in lockstep with the fast client, so only the
+	// slow one falls behind: its socket buffers fill, then its queue.
+	const n = 300
 	big := strings.Repeat("x", 64<<10)
+	got := make(chan int, 1)
 	var wg sync.WaitGroup
 	wg.Go(func() {
+		defer close(got)
 		for i := 0; i < n; i++ {
 			m := fast.recv()
-			if int(m["seq"].(float64)) != i+2 {
-				t.Errorf("fast client: seq %v at %d", m["seq"], i)
-				return
-			}
+			got <- int(m["seq"].(float64))
 		}
 	})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; i < n; i++ {
-			e.cond.mu.Lock()
-			e.cond.seq[id]++
-			seq := e.cond.seq[id]
-			e.cond.mu.Unlock()
-			_ = e.bus.Publish(context.Background(), &ifcv1.ProgressEvent{ExecutionId: id, NodeId: "resize", Seq: seq, Error: big})
+	for i := 0; i < n; i++ {
+		e.cond.mu.Lock()
+		e.cond.seq[id]++
+		seq := e.cond.seq[id]
+		e.cond.mu.Unlock()
+		start := time.Now()
+		_ = e.bus.Publish(context.Background(), &ifcv1.ProgressEvent{ExecutionId: id, NodeId: "resize", Seq: seq, Error: big})
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("publish blocked %v on a slow client", d)
 		}
-	}()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("publishing blocked on a slow client")
+		if s, ok := <-got; !ok || s != int(seq) {
+			t.Fatalf("fast client got seq %d, want %d", s, seq)
+		}
 	}
 	wg.Wait()
 	// The slow client eventually sees a policy-violation close.
@@ -289,5 +288,48 @@ func TestWSSlowClientDropped(t *testing.T) {
 	}
 	if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
 		t.Fatalf("slow client: %v, want policy violation close", err)
+	}
+}
+
+// TestWSTokenExpiry checks a connection closes when its token expires,
+// unless the client sends a fresh token first.
+func TestWSTokenExpiry(t *testing.T) {
+	e := newEnv(t)
+	short, err := auth.NewTokens(auth.TokenConfig{Key: e.key, TTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial := func() *wsClient {
+		tok, _, err := short.Issue(auth.Principal{Username: "inspector-user", Role: auth.RoleInspector})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.tokens["short"] = tok
+		return e.dialWS("short", true)
+	}
+	expiring := dial()
+	refreshed := dial()
+	refreshed.send(map[string]any{"type": "auth", "token": "garbage"})
+	if m := refreshed.recv(); m["type"] != "error" || m["status"].(float64) != 401 {
+		t.Fatalf("bad token: %v", m)
+	}
+	refreshed.send(map[string]any{"type": "auth", "token": e.tokens[auth.RoleAdmin]})
+	if m := refreshed.recv(); m["type"] != "error" || m["status"].(float64) != 403 {
+		t.Fatalf("other user's token: %v", m)
+	}
+	refreshed.send(map[string]any{"type": "auth", "token": e.tokens[auth.RoleInspector]})
+	if m := refreshed.recv(); m["type"] != "authenticated" {
+		t.Fatalf("refresh: %v", m)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _, err = expiring.conn.Read(ctx)
+	if websocket.CloseStatus(err) != websocket.StatusPolicyViolation || !strings.Contains(err.Error(), "token expired") {
+		t.Fatalf("expiring connection: %v", err)
+	}
+	time.Sleep(200 * time.Millisecond) // past the short token's expiry too
+	refreshed.send(map[string]any{"type": "bogus"})
+	if m := refreshed.recv(); m["type"] != "error" || m["status"].(float64) != 400 {
+		t.Fatalf("refreshed connection: %v", m)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // Role is what a user is allowed to do, as a named set of permissions.
@@ -111,6 +112,8 @@ var (
 type Principal struct {
 	Username string
 	Role     Role
+	// ExpiresAt is when the credential that proved it expires (zero: unknown).
+	ExpiresAt time.Time
 }
 
 // Can reports whether the principal holds perm.

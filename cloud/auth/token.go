@@ -127,5 +127,6 @@ func (t *Tokens) Verify(token string) (Claims, error) {
 	if _, err := ParseRole(string(c.Role)); err != nil {
 		return Claims{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
-	return Claims{Principal: Principal{Username: c.Subject, Role: c.Role}, ExpiresAt: c.ExpiresAt.Time}, nil
+	exp := c.ExpiresAt.Time
+	return Claims{Principal: Principal{Username: c.Subject, Role: c.Role, ExpiresAt: exp}, ExpiresAt: exp}, nil
 }

@@ -14,17 +14,17 @@ const (
 
 // Part ids of the built-in parts.
 const (
-	PartResize       = "resize"
-	PartGrayscale    = "grayscale"
-	PartGaussianBlur = "gaussian_blur"
-	PartMedianBlur   = "median_blur"
-	PartThreshold    = "threshold"
-	PartCanny        = "canny"
-	PartCLAHE        = "clahe"
-	PartMorphology   = "morphology"
-	PartCrop         = "crop"
-	PartRotate       = "rotate"
-	PartDetect       = "detect"
+	PartResize       = "resize"        // scale, keep aspect or letterbox
+	PartGrayscale    = "grayscale"     // to one grey channel
+	PartGaussianBlur = "gaussian_blur" // Gaussian smoothing
+	PartMedianBlur   = "median_blur"   // median filter
+	PartThreshold    = "threshold"     // binary mask (fixed, Otsu, adaptive)
+	PartCanny        = "canny"         // Canny edge map
+	PartCLAHE        = "clahe"         // contrast-limited adaptive histogram equalisation
+	PartMorphology   = "morphology"    // erode, dilate, open, close
+	PartCrop         = "crop"          // rectangle inside the image
+	PartRotate       = "rotate"        // quarter turns and flips
+	PartDetect       = "detect"        // object detection
 )
 
 // MaxImageSide is the largest width or height a part may be asked to produce.

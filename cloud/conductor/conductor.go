@@ -10,10 +10,11 @@
 //     Nothing waits in a queue: a client that retries later gets a fast,
 //     honest answer instead of a timeout.
 //   - Submit validates again (the store may hold versions validated by an
-//     older catalogue; the compiled plan is then cached per id@version), checks that every part's service has a client and
-//     that the input file exists, stores the execution QUEUED with every node
-//     QUEUED, publishes those states and returns. The run belongs to the
-//     conductor (its context derives from Run's, not from the request's).
+//     older catalogue; the compiled plan is then cached per id@version),
+//     checks that every part's service has a client and that the input file
+//     exists, stores the execution QUEUED with every node QUEUED, publishes
+//     those states and returns. The run belongs to the conductor: its
+//     context derives from the conductor's, not from the request's.
 //   - Input. An execution takes exactly one input file. Its stored bytes
 //     (JPEG or PNG) go unchanged to every root node; the part services decode
 //     them and hand back RAW images, which flow to downstream nodes, so the
@@ -52,15 +53,25 @@
 //     increasing by one; progress is finished nodes / all nodes. Events are
 //     published by the coordinator, so seq order is publish order. A
 //     publish failure is logged, never fatal: the store is the record.
-//   - Store. The record is written when created, when the run starts and
-//     when it ends (synchronously; the end is retried). Node changes in
-//     between go through a per-execution batching writer that never blocks
-//     the coordinator: it writes the latest snapshot Config.NodeUpdateInterval
-//     (100ms) after the first unwritten change. Live progress travels on the
-//     event bus; the store only has to be right for a reader arriving late,
-//     and a SQLite write per node change measurably cost more than the
-//     no-op node itself (see BenchmarkConductorOverhead), so the default
-//     writes a typical 25 ms execution only at start and end.
+//   - Store. The record is written when created (in Submit), when the run
+//     starts and when it ends (the end synchronously, retried). The start
+//     write and node changes go through a per-execution writer goroutine,
+//     so they never block the coordinator and land in order: the start at
+//     once, beside the first node, then the latest snapshot
+//     Config.NodeUpdateInterval (100ms) after the first unwritten change.
+//     Live progress travels on the event bus; the store only has to be
+//     right for a reader arriving late, and a SQLite write per node change
+//     costs more than a no-op node's RPC (BenchmarkConductorOverhead), so by
+//     default a typical 25 ms execution is written only at start and end.
+//   - Wait answers from memory for executions run here (the last 1024
+//     finished are kept) and otherwise polls the store, so it also works
+//     for executions finished long ago or run by another instance. Cancel
+//     only reaches executions run by this conductor (ErrNotLocal otherwise).
+//   - Lifecycle. New starts nothing; Submit works before Run is called so
+//     requests arriving during start-up are served; when Run's context
+//     ends, running executions are cancelled (CANCELLED, "conductor
+//     shutting down") and recorded before Run returns, and Submit fails
+//     with ErrClosed.
 //   - Real-time frames (ProcessFrame) use the same validation, admission and
 //     engine with no store, events or persistence; only the last
 //     image-producing node (topological order) is JPEG-encoded, and the

@@ -136,7 +136,6 @@ func TestParallelBranchesOverlap(t *testing.T) {
 	h := newHarness(t, Config{})
 	id := h.addPipeline(t, "fan", []string{"root:invert", "left:invert:sleep_ms=300", "right:invert:sleep_ms=300", "join:invert"},
 		"root>left", "root>right", "left>join")
-	start := time.Now()
 	ex := h.run(t, id)
 	if ex.GetStatus() != ifcv1.ExecutionStatus_EXECUTION_STATUS_SUCCEEDED {
 		t.Fatalf("status %v: %s", ex.GetStatus(), ex.GetError())
@@ -144,9 +143,6 @@ func TestParallelBranchesOverlap(t *testing.T) {
 	l, r := h.parts.spans("left")[0], h.parts.spans("right")[0]
 	if !(l.start.Before(r.end) && r.start.Before(l.end)) {
 		t.Fatalf("branches did not overlap: left %v..%v, right %v..%v", l.start, l.end, r.start, r.end)
-	}
-	if el := time.Since(start); el > 550*time.Millisecond {
-		t.Errorf("two 300 ms branches took %v: not parallel", el)
 	}
 	checkEvents(t, h.bus.events(ex.GetExecutionId()), ex)
 }
@@ -218,26 +214,35 @@ func TestNodeDeadlineExceeded(t *testing.T) {
 
 func TestCancelReachesRunningRPC(t *testing.T) {
 	h := newHarness(t, Config{})
-	id := h.addPipeline(t, "long", []string{"a:invert:sleep_ms=10000", "b:invert", "c:invert"}, "a>b", "b>c")
+	id := h.addPipeline(t, "long", []string{"a:invert", "b:invert:sleep_ms=10000", "c:invert:sleep_ms=10000", "d:invert"},
+		"a>b", "a>c", "b>d")
 	ex, err := h.c.Submit(context.Background(), Request{PipelineID: id, Inputs: []string{"input"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-h.parts.started:
-	case <-time.After(10 * time.Second):
-		t.Fatal("node a never started")
+	seen := map[string]bool{}
+	for !seen["b"] || !seen["c"] {
+		select {
+		case n := <-h.parts.started:
+			seen[n] = true
+		case <-time.After(10 * time.Second):
+			t.Fatalf("b and c never both started (saw %v)", seen)
+		}
 	}
 	if err := h.c.Cancel(context.Background(), ex.GetExecutionId()); err != nil {
 		t.Fatalf("Cancel: %v", err)
 	}
-	select {
-	case node := <-h.parts.cancelled:
-		if node != "a" {
-			t.Errorf("cancelled node %s, want a", node)
+	gotCancel := map[string]bool{}
+	for len(gotCancel) < 2 {
+		select {
+		case n := <-h.parts.cancelled:
+			gotCancel[n] = true
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the part service saw cancellation only on %v, want b and c", gotCancel)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the part service never saw its context cancelled")
+	}
+	if !gotCancel["b"] || !gotCancel["c"] {
+		t.Errorf("cancelled RPCs %v, want b and c", gotCancel)
 	}
 	final, err := h.c.Wait(context.Background(), ex.GetExecutionId())
 	if err != nil {
@@ -246,9 +251,9 @@ func TestCancelReachesRunningRPC(t *testing.T) {
 	if final.GetStatus() != ifcv1.ExecutionStatus_EXECUTION_STATUS_CANCELLED || !strings.Contains(final.GetError(), "cancelled by request") {
 		t.Fatalf("status %v error %q, want CANCELLED", final.GetStatus(), final.GetError())
 	}
-	for _, ns := range final.GetNodes() {
-		if ns.GetState() != cancelled {
-			t.Errorf("node %s is %v, want CANCELLED", ns.GetNodeId(), ns.GetState())
+	for node, want := range map[string]ifcv1.NodeState{"a": succeeded, "b": cancelled, "c": cancelled, "d": cancelled} {
+		if got := nodeStatus(final, node).GetState(); got != want {
+			t.Errorf("node %s is %v, want %v", node, got, want)
 		}
 	}
 	stored, _ := h.store.GetExecution(context.Background(), ex.GetExecutionId())
@@ -280,7 +285,7 @@ func TestAdmissionControl(t *testing.T) {
 	if !errors.Is(err, ErrOverloaded) {
 		t.Fatalf("third Submit: %v, want ErrOverloaded", err)
 	}
-	if el := time.Since(start); el > 100*time.Millisecond {
+	if el := time.Since(start); el > time.Second {
 		t.Errorf("refusal took %v, want immediate", el)
 	}
 	p, _ := h.store.GetPipeline(context.Background(), id, 0)
@@ -584,5 +589,24 @@ func TestHundredConcurrentExecutions(t *testing.T) {
 			t.Fatalf("execution %s: %v %v %s", id, final.GetStatus(), err, final.GetError())
 		}
 		checkEvents(t, h.bus.events(id), final)
+	}
+}
+
+func TestInjectedClock(t *testing.T) {
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	h := newHarness(t, Config{}, func(d *Deps) { d.Now = func() time.Time { return at } })
+	ex := h.run(t, h.addPipeline(t, "p", []string{"a:invert"}))
+	for name, ts := range map[string]time.Time{
+		"created": ex.GetCreatedAt().AsTime(), "started": ex.GetStartedAt().AsTime(), "finished": ex.GetFinishedAt().AsTime(),
+		"node started": ex.GetNodes()[0].GetStartedAt().AsTime(), "node finished": ex.GetNodes()[0].GetFinishedAt().AsTime(),
+	} {
+		if !ts.Equal(at) {
+			t.Errorf("%s at %v, want the injected %v", name, ts, at)
+		}
+	}
+	for _, ev := range h.bus.events(ex.GetExecutionId()) {
+		if !ev.GetTs().AsTime().Equal(at) {
+			t.Fatalf("event seq %d at %v", ev.GetSeq(), ev.GetTs().AsTime())
+		}
 	}
 }

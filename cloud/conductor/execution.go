@@ -122,6 +122,7 @@ func (c *Conductor) Submit(ctx context.Context, req Request) (*ifcv1.Execution, 
 	if c.closed {
 		c.mu.Unlock()
 		e.cancel(errShutdown)
+		started = true // finish releases the slot
 		c.finish(e, ifcv1.ExecutionStatus_EXECUTION_STATUS_CANCELLED, errShutdown)
 		return nil, ErrClosed
 	}
@@ -163,26 +164,31 @@ func (c *Conductor) isClosed() bool {
 // execute runs e to its end; it owns e.rec from here on.
 func (c *Conductor) execute(e *execution) {
 	defer c.wg.Done()
-	defer c.release()
 	defer e.cancel(nil)
 	start := c.now()
 	e.rec.Status = ifcv1.ExecutionStatus_EXECUTION_STATUS_RUNNING
 	e.rec.StartedAt = timestamppb.New(start)
-	c.storeUpdate(e, e.rec)
+	// The RUNNING record is written by the writer goroutine, beside the
+	// first node rather than before it; later writes queue behind it.
+	w := newRecordWriter(c, e, proto.CloneOf(e.rec))
 	c.publishExecution(e, 0)
 
 	input, err := c.loadInput(e)
 	if err != nil {
-		for i := range e.rec.Nodes {
-			ns := e.rec.Nodes[i]
-			ns.State, ns.FinishedAt, ns.Error = ifcv1.NodeState_NODE_STATE_SKIPPED, timestamppb.New(c.now()), "input unavailable"
+		w.close()
+		nodeState, status, why := ifcv1.NodeState_NODE_STATE_SKIPPED, ifcv1.ExecutionStatus_EXECUTION_STATUS_FAILED, "input unavailable"
+		if e.ctx.Err() != nil {
+			err = context.Cause(e.ctx)
+			nodeState, status, why = ifcv1.NodeState_NODE_STATE_CANCELLED, ifcv1.ExecutionStatus_EXECUTION_STATUS_CANCELLED, err.Error()
+		}
+		for i, ns := range e.rec.Nodes {
+			ns.State, ns.FinishedAt, ns.Error = nodeState, timestamppb.New(c.now()), why
 			c.publishNode(e, ns.NodeId, ns.State, ns.Error, nil, float32(i+1)/float32(len(e.rec.Nodes)))
 		}
-		c.finish(e, ifcv1.ExecutionStatus_EXECUTION_STATUS_FAILED, err)
+		c.finish(e, status, err)
 		return
 	}
 
-	w := newRecordWriter(c, e)
 	total := float32(len(e.plan.Nodes))
 	done := 0
 	persistAll := *c.cfg.PersistIntermediates
@@ -279,7 +285,8 @@ func (c *Conductor) loadInput(e *execution) (*ifcv1.Image, error) {
 	return &ifcv1.Image{Data: data, Format: format, Width: int32(f.Width), Height: int32(f.Height)}, nil
 }
 
-// finish records the terminal state, publishes it and releases waiters.
+// finish records the terminal state, publishes it, frees the admission
+// slot and releases waiters.
 func (c *Conductor) finish(e *execution, status ifcv1.ExecutionStatus, runErr error) {
 	end := c.now()
 	e.rec.Status = status
@@ -306,6 +313,7 @@ func (c *Conductor) finish(e *execution, status ifcv1.ExecutionStatus, runErr er
 	}
 	e.final = final
 	c.mu.Unlock()
+	c.release() // before waiters wake: a Cancel or Wait returning frees capacity
 	close(e.done)
 	var dur time.Duration
 	if e.rec.StartedAt != nil {
@@ -434,14 +442,10 @@ type recordWriter struct {
 	done     chan struct{}
 }
 
-func newRecordWriter(c *Conductor, e *execution) *recordWriter {
+func newRecordWriter(c *Conductor, e *execution, initial *ifcv1.Execution) *recordWriter {
 	w := &recordWriter{c: c, e: e, interval: c.cfg.NodeUpdateInterval,
 		signal: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
-	if w.interval < 0 {
-		close(w.done)
-		return w
-	}
-	go w.loop()
+	go w.loop(initial)
 	return w
 }
 
@@ -460,8 +464,9 @@ func (w *recordWriter) post() {
 	}
 }
 
-func (w *recordWriter) loop() {
+func (w *recordWriter) loop(initial *ifcv1.Execution) {
 	defer close(w.done)
+	_ = w.c.storeUpdate(w.e, initial)
 	for {
 		select {
 		case <-w.stop:
@@ -489,12 +494,9 @@ func (w *recordWriter) loop() {
 	}
 }
 
-// close stops the writer; pending snapshots are dropped because the final
-// record is written next.
+// close stops the writer once its start write is done; pending snapshots
+// are dropped because the final record is written next.
 func (w *recordWriter) close() {
-	if w.interval < 0 {
-		return
-	}
 	close(w.stop)
 	<-w.done
 }

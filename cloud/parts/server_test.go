@@ -387,3 +387,44 @@ func BenchmarkProcessResizeRaw1080pGRPC(b *testing.B) {
 		}
 	}
 }
+
+// TestConcurrentProcess runs many calls at once through one server (run with -race).
+func TestConcurrentProcess(t *testing.T) {
+	srv := newServer(t, allHandlers(t)...)
+	srv.SetMaxInFlight(64)
+	src := testimg.Scene(64, 48, 10, 1)
+	raw, err := imageio.ToRaw(src)
+	src.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jpg := sceneJPEG(64, 48)
+	partsToRun := []string{"grayscale", "gaussian_blur", "canny", "resize", "detect", "clahe"}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8*len(partsToRun))
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i, part := range partsToRun {
+				in := raw
+				if (g+i)%2 == 0 {
+					in = &ifcv1.Image{Data: jpg, Format: ifcv1.ImageFormat_IMAGE_FORMAT_JPEG}
+				}
+				resp, err := srv.Process(context.Background(), &ifcv1.ProcessRequest{Part: part, Images: []*ifcv1.Image{in}, EncodeOutput: g%2 == 0})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if resp.GetImage() == nil {
+					errs <- errors.New(part + ": no image")
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}

@@ -41,7 +41,7 @@ type Config struct {
 	AdminPassword  string        `yaml:"admin_password"` // first start only; generated and printed when empty
 	TokenTTL       time.Duration `yaml:"token_ttl"`
 	TokenKeyFile   string        `yaml:"token_key_file"` // HS256 key shared by API replicas; default <data_dir>/token.key, created at first start
-	LogLevel       string        `yaml:"log_level"` // debug|info|warn|error
+	LogLevel       string        `yaml:"log_level"`      // debug|info|warn|error
 }
 
 // DefaultConfig returns the embedded defaults.

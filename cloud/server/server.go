@@ -144,12 +144,19 @@ func New(cfg Config, mode Mode, logger *slog.Logger, out io.Writer) (s *Server, 
 	s.api, err = api.New(api.Config{MaxUploadBytes: cfg.MaxUploadBytes}, api.Deps{
 		Store:     meta,
 		Catalog:   cat,
-		Conductor: conductorAdapter{s.conductor},
-		Files:     filesAdapter{fileSvc},
+		Conductor: s.conductor,
+		Files:     fileSvc,
 		Bus:       bus,
 		Auth:      authn,
 		Registry:  reg,
-		Logger:    logger,
+		ReadyChecks: []api.ReadyCheck{{Name: "objects", Check: func(ctx context.Context) error {
+			// A missing probe key answers ErrNotFound from a reachable store.
+			if _, err := objects.Stat(ctx, "readyz/probe"); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
+				return err
+			}
+			return nil
+		}}},
+		Logger: logger,
 	})
 	if err != nil {
 		return nil, err

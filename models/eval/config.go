@@ -15,7 +15,8 @@ const DefaultImages = 1000
 // seed and size from its "metrics" section (test_seed, test_images; else the synth test
 // split seed and DefaultImages) and the generator options its training data used, read from
 // the "training" section. Option keys are looked up at the top of the section and inside a
-// nested "synth" or "options" object: width, height (or image_size/size for both),
+// nested "synth" or "options" object: width, height (or image_size/size: a number for
+// both or [width, height]),
 // defect_rate, max_defects, surfaces, and format/image_format ("jpg" means the images were
 // JPEG files, jpeg_quality default 95). Missing keys keep synth.DefaultOptions.
 func ConfigFromManifest(m *bundle.Manifest) (Config, error) {
@@ -37,6 +38,13 @@ func ConfigFromManifest(m *bundle.Manifest) (Config, error) {
 		for _, k := range []string{"image_size", "size"} {
 			if v, ok := number(sec, k); ok {
 				cfg.Options.Width, cfg.Options.Height = int(v), int(v)
+			}
+			if wh, ok := sec[k].([]any); ok && len(wh) == 2 {
+				w, okW := wh[0].(float64)
+				h, okH := wh[1].(float64)
+				if okW && okH {
+					cfg.Options.Width, cfg.Options.Height = int(w), int(h)
+				}
 			}
 		}
 		if v, ok := number(sec, "width"); ok {

@@ -86,7 +86,7 @@ func AUROC(scores []float64, positive []bool) (float64, error) {
 
 // Rates holds the outcome of thresholding scores: score >= Threshold is predicted positive.
 type Rates struct {
-	Threshold float64 `json:"threshold"`
+	Threshold Metric `json:"threshold"`
 	// Recall is TP / positives (NaN without positives).
 	Recall Metric `json:"recall"`
 	// FalsePositiveRate is FP / negatives (NaN without negatives).
@@ -99,7 +99,7 @@ type Rates struct {
 
 // AtThreshold counts the outcome of predicting positive when score >= threshold.
 func AtThreshold(scores []float64, positive []bool, threshold float64) Rates {
-	r := Rates{Threshold: threshold}
+	r := Rates{Threshold: Metric(threshold)}
 	for i, s := range scores {
 		hit := s >= threshold
 		if positive[i] {

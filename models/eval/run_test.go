@@ -148,6 +148,11 @@ func TestConfigFromManifest(t *testing.T) {
 		cfg.Options.DefectRate != 0.6 || cfg.Options.MaxDefects != 3 || cfg.JPEGQuality != 95 {
 		t.Fatalf("cfg = %+v", cfg)
 	}
+	// The shape models/train/bundle.py writes.
+	cfg, err = ConfigFromManifest(&bundle.Manifest{Training: map[string]any{"image_size": []any{400.0, 300.0}, "defect_rate": 0.5}})
+	if err != nil || cfg.Options.Width != 400 || cfg.Options.Height != 300 || cfg.Options.DefectRate != 0.5 {
+		t.Fatalf("image_size pair: %+v %v", cfg, err)
+	}
 	cfg, err = ConfigFromManifest(&bundle.Manifest{})
 	if err != nil || cfg.Seed != 99 || cfg.N != DefaultImages || cfg.Options.Width != 320 || cfg.JPEGQuality != 0 {
 		t.Fatalf("defaults: %+v %v", cfg, err)

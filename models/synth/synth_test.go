@@ -204,3 +204,32 @@ func BenchmarkGenerate(b *testing.B) {
 		i++
 	}
 }
+
+// FuzzGenerate checks that any options either fail validation or give an
+// image of the asked size with boxes inside it.
+func FuzzGenerate(f *testing.F) {
+	f.Add(uint64(1), 0, 320, 320, 0.5, 3)
+	f.Add(uint64(99), 7, 64, 200, 1.0, 8)
+	f.Add(uint64(0), 3, 97, 65, 0.0, 1)
+	f.Fuzz(func(t *testing.T, seed uint64, index, w, h int, rate float64, maxDefects int) {
+		if w > 512 || h > 512 {
+			t.Skip("keep fuzzing fast")
+		}
+		opt := Options{Width: w, Height: h, DefectRate: rate, MaxDefects: maxDefects}
+		s, err := Generate(seed, index, opt)
+		if err != nil {
+			if !errors.Is(err, ErrBadOptions) {
+				t.Fatalf("unexpected error type: %v", err)
+			}
+			return
+		}
+		if s.Image.Bounds() != image.Rect(0, 0, w, h) {
+			t.Fatalf("bounds %v", s.Image.Bounds())
+		}
+		for _, d := range s.Defects {
+			if d.Box.Empty() || !d.Box.In(s.Image.Bounds()) {
+				t.Fatalf("box %v outside %dx%d", d.Box, w, h)
+			}
+		}
+	})
+}

@@ -24,7 +24,7 @@ import prep
 from nets import Detector, PreFilter
 
 OPSET = 17
-PRE_SIZE, DET_SIZE, STRIDE = 192, 320, 4
+PRE_SIZE, DET_SIZE, STRIDE = 320, 320, 4
 PREPROCESS = {"resize": "letterbox", "interpolation": "area", "pad_value": prep.PAD, "color": "RGB",
               "scale": prep.SCALE, "mean": list(prep.MEAN), "std": list(prep.STD)}
 
@@ -39,10 +39,12 @@ class ScoreOnly(torch.nn.Module):
 
 
 def export(model, size, path, outputs):
+    model.eval()  # the exporter restores the mode it found; it must find eval
     x = torch.zeros(1, 3, size, size)
     torch.onnx.export(model, (x,), path, dynamo=False, opset_version=OPSET, input_names=["images"],
                       output_names=outputs, do_constant_folding=True)
     onnx.checker.check_model(onnx.load(path))
+    model.eval()
 
 
 def session(path, threads):
@@ -114,9 +116,9 @@ def env_info():
 def bundle_prefilter(a, goldens):
     d = os.path.join(a.repo, "models", "prefilter")
     clean_dir(d)
-    info = json.load(open(os.path.join(a.work, "prefilter.pt.json")))
+    info = json.load(open(os.path.join(a.work, "prefilter.final.json")))
     net = PreFilter()
-    net.load_state_dict(torch.load(os.path.join(a.work, "prefilter.pt")))
+    net.load_state_dict(torch.load(os.path.join(a.work, "prefilter.final.pt")))
     net.eval()
     path = os.path.join(d, "model.onnx")
     export(ScoreOnly(net), PRE_SIZE, path, ["score"])
@@ -129,6 +131,9 @@ def bundle_prefilter(a, goldens):
     metrics = {"test_seed": 99, "test_images": len(labels), "auroc": round(evaluate.auroc(scores, y), 5),
                "recall_at_threshold": round(float(((scores >= thr) & (y == 1)).sum() / (y == 1).sum()), 5),
                "false_positive_rate_at_threshold": round(float(((scores >= thr) & (y == 0)).sum() / (y == 0).sum()), 5),
+               "recall_by_class_at_threshold": {
+                   c: round(float(np.mean([sc >= thr for sc, l in zip(scores, labels)
+                                           if any(d["class"] == c for d in l["defects"])])), 5) for c in prep.CLASSES},
                "val_auroc": round(info["val_auroc"], 5), "val_recall_at_threshold": round(info["val_recall"], 5),
                "threshold_rule": "highest threshold with >= 99% recall of defective parts on the val split (seed 2)"}
     p50, p95 = latency(path, PRE_SIZE)
@@ -158,7 +163,10 @@ def bundle_prefilter(a, goldens):
         "preprocess": PREPROCESS, "classes": ["ok", "suspect"], "threshold": round(thr, 6),
         "training": {"seed": info["seed"], "train_seed": 1, "val_seed": 2, "train_images": info["train_images"],
                      "val_images": info["val_images"], "generator": "models/synth v1", "image_size": [320, 320],
-                     "defect_rate": 0.5, "epochs": info["epochs"], "batch": info["batch"], "lr": info["lr"],
+                     "defect_rate": 0.5, "epochs": info["epochs"], "crop_epochs": info["crop_epochs"],
+                     "crop": info["crop"], "full_epochs": info["full_epochs"], "batch": info["batch"], "lr": info["lr"],
+                     "bn_recalibration_images": info["bn_recalibration_images"],
+                     "parameters": sum(p.numel() for p in net.parameters()),
                      "train_seconds": info["train_seconds"], "command": "make models (models/train/run.sh)",
                      "environment": env_info()},
         "metrics": metrics, "golden": golden,
@@ -181,9 +189,9 @@ def det_dicts(dets, classes):
 def bundle_detector(a, goldens):
     d = os.path.join(a.repo, "models", "detector")
     clean_dir(d)
-    info = json.load(open(os.path.join(a.work, "detector.pt.json")))
+    info = json.load(open(os.path.join(a.work, "detector.final.json")))
     net = Detector()
-    net.load_state_dict(torch.load(os.path.join(a.work, "detector.pt")))
+    net.load_state_dict(torch.load(os.path.join(a.work, "detector.final.pt")))
     net.eval()
     path = os.path.join(d, "model.onnx")
     names = ["heatmap", "wh", "offset"]
@@ -240,6 +248,8 @@ def bundle_detector(a, goldens):
                      "val_images": info["val_images"], "generator": "models/synth v1", "image_size": [320, 320],
                      "defect_rate": 0.5, "epochs": info["epochs"], "crop_epochs": info["crop_epochs"],
                      "crop": info["crop"], "full_epochs": info["full_epochs"], "batch": info["batch"], "lr": info["lr"],
+                     "bn_recalibration_images": info["bn_recalibration_images"],
+                     "parameters": sum(p.numel() for p in net.parameters()),
                      "train_seconds": info["train_seconds"], "command": "make models (models/train/run.sh)",
                      "environment": env_info()},
         "metrics": metrics, "golden": golden,

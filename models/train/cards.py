@@ -10,6 +10,7 @@ def fmt_env(env):
 
 def prefilter_card(m):
     t, x = m["training"], m["metrics"]
+    params = t.get("parameters", "?")
     return f"""# Pre-filter model card
 
 Version {m["version"]} · `model.onnx` sha256 `{m["sha256"]}`
@@ -26,8 +27,9 @@ frame, or frames far from the training distribution of lighting and scale.
 
 ## Model
 
-Tiny CNN (five stride-2 stages with depthwise residual blocks, global max+mean pooling, one
-linear unit, sigmoid in the graph). Input `images` [1, 3, {m["input"]["shape"][2]}, {m["input"]["shape"][3]}]
+Tiny CNN ({params} parameters): a stride-16 encoder with depthwise residual blocks and a
+top-down path to a stride-4, class-agnostic "defect centre" heatmap; the score is the sigmoid of
+the heatmap's maximum, computed in the graph. Input `images` [1, 3, {m["input"]["shape"][2]}, {m["input"]["shape"][3]}]
 float32 NCHW; output `score` [1, 1], the probability that the part is suspect. Suspect when
 `score >= {m["threshold"]:.6f}` (`threshold` in manifest.json). ONNX opset {m["opset"]}.
 
@@ -52,6 +54,7 @@ never seen in training or threshold selection.
 | AUROC | {x["auroc"]:.4f} |
 | recall of defective parts at the threshold | {x["recall_at_threshold"]:.4f} |
 | false-positive rate at the threshold | {x["false_positive_rate_at_threshold"]:.4f} |
+| recall at the threshold by defect class | {", ".join(f"{k} {v:.3f}" for k, v in x["recall_by_class_at_threshold"].items())} |
 | val AUROC / val recall at threshold | {x["val_auroc"]:.4f} / {x["val_recall_at_threshold"]:.4f} |
 | latency, one core (p50 / p95) | {x["latency_ms_p50_1thread"]:.2f} ms / {x["latency_ms_p95_1thread"]:.2f} ms |
 
@@ -63,17 +66,21 @@ Reproduce everything (data, training, export, metrics, this card) with:
 make models        # = models/train/run.sh
 ```
 
-Training: {t["epochs"]} epochs, batch {t["batch"]}, AdamW + one-cycle LR {t["lr"]}, seed {t["seed"]},
-flips and 90° rotations, {t["train_seconds"]} s of training on 2 CPU threads.
+Training: {t["crop_epochs"]} epochs on {t["crop"]}×{t["crop"]} crops (mostly around a defect) of the
+letterboxed images, then {t["full_epochs"]} epoch on whole images; batch {t["batch"]}, AdamW +
+one-cycle LR {t["lr"]}, seed {t["seed"]}, flips and 90° rotations; focal loss on the heatmap (the
+detector's targets with all classes merged) plus binary cross-entropy of its maximum against
+"has a defect"; BatchNorm statistics re-estimated on {t["bn_recalibration_images"]} whole training
+images; {t["train_seconds"]} s of training on one CPU thread.
 Environment: {fmt_env(t["environment"])}.
 
 ## Limitations
 
 - Trained only on synthetic parts; real parts, lenses and lights will need fine-tuning on real,
   labelled images before the numbers above mean anything in a factory.
-- One part per frame, roughly centred, filling 50–70 % of the frame.
-- The smallest defects (thin scratches, small dents) lose detail in the {m["input"]["shape"][3]}-pixel
-  letterbox; they dominate the misses.
+- One part per frame, wholly inside it, its long side 50–72 % of the frame's short side.
+- Per-class recall above shows which defects it misses most; faint ones (light stains, shallow
+  dents, thin scratches) are the hardest by construction.
 - Bit-exact results are only promised for the golden tensors; another OpenCV build may change
   resized pixels by one level (see `tolerance` in manifest.json).
 """
@@ -143,14 +150,15 @@ Training: {t["crop_epochs"]} epochs on {t["crop"]}×{t["crop"]} crops (mostly ar
 the letterboxed images, then {t["full_epochs"]} epoch on whole 320×320 images; batch {t["batch"]},
 AdamW + one-cycle LR {t["lr"]}, seed {t["seed"]}, flips and 90° rotations; focal loss on the
 heatmap (elliptical Gaussian targets), L1 on log-size and offset. {t["train_seconds"]} s of
-training on 2 CPU threads. Environment: {fmt_env(t["environment"])}.
+training on one CPU thread; BatchNorm statistics re-estimated on {t["bn_recalibration_images"]} whole
+training images. Environment: {fmt_env(t["environment"])}.
 
 ## Limitations
 
 - Trained only on synthetic parts; expect to fine-tune on real, labelled images.
 - Thin, nearly axis-aligned scratches have boxes 2–3 pixels wide, where a one-pixel error
   already costs IoU; they are the weakest case.
-- One part per frame; overlapping defects of the same class merge into one box.
+- One part per frame, wholly inside it; overlapping defects of the same class merge into one box.
 - Boxes are only as exact as the letterbox scale allows on large inputs (a 1280-pixel image is
   seen at a quarter of its resolution).
 """
@@ -159,6 +167,8 @@ training on 2 CPU threads. Environment: {fmt_env(t["environment"])}.
 def main(repo):
     for name, card in (("prefilter", prefilter_card), ("detector", detector_card)):
         d = os.path.join(repo, "models", name)
+        if not os.path.exists(os.path.join(d, "manifest.json")):
+            continue
         with open(os.path.join(d, "manifest.json")) as f:
             m = json.load(f)
         with open(os.path.join(d, "MODEL.md"), "w") as f:

@@ -22,30 +22,38 @@ class DWBlock(nn.Module):
 
 
 class PreFilter(nn.Module):
-    """OK vs suspect. Input [1,3,S,S] in 0..1, output `score` [N,1] (sigmoid applied)."""
+    """OK vs suspect. Input [1,3,S,S] in 0..1, output `score` [N,1] (sigmoid applied).
+
+    A small encoder-decoder produces a stride-4 class-agnostic "defect centre"
+    heatmap, trained like the detector's; the score is the sigmoid of its
+    maximum. Dense supervision makes it learn far faster than an image label.
+    """
+
+    STRIDE = 4
 
     def __init__(self):
         super().__init__()
-        self.features = nn.Sequential(
-            cbr(3, 16, 3, 2),            # /2
-            cbr(16, 32, 3, 2),           # /4
-            DWBlock(32),
-            cbr(32, 48, 3, 2),           # /8
-            DWBlock(48),
-            cbr(48, 64, 3, 2),           # /16
-            DWBlock(64), DWBlock(64),
-            cbr(64, 96, 3, 2),           # /32
-            DWBlock(96),
-        )
-        self.fc = nn.Linear(192, 1)
+        self.s2 = cbr(3, 16, 3, 2)
+        self.s4 = nn.Sequential(cbr(16, 24, 3, 2), DWBlock(24))
+        self.s8 = nn.Sequential(cbr(24, 48, 3, 2), DWBlock(48), DWBlock(48))
+        self.s16 = nn.Sequential(cbr(48, 64, 3, 2), DWBlock(64), DWBlock(64))
+        self.l8 = cbr(64, 48, 1)
+        self.f8 = DWBlock(48)
+        self.l4 = cbr(48, 24, 1)
+        self.f4 = nn.Sequential(cbr(24, 24, 3, 1, groups=24), cbr(24, 32, 1))
+        self.head = nn.Sequential(cbr(32, 32, 3, 1, groups=32), nn.Conv2d(32, 1, 1))
+        nn.init.constant_(self.head[-1].bias, -4.6)
 
-    def logits(self, x):
-        f = self.features(x)
-        g = torch.cat([f.amax(dim=(2, 3)), f.mean(dim=(2, 3))], 1)
-        return self.fc(g)
+    def cell_logits(self, x):
+        c4 = self.s4(self.s2(x))
+        c8 = self.s8(c4)
+        c16 = self.s16(c8)
+        p8 = self.f8(F.interpolate(self.l8(c16), scale_factor=2.0, mode="nearest") + c8)
+        p4 = self.f4(F.interpolate(self.l4(p8), scale_factor=2.0, mode="nearest") + c4)
+        return self.head(p4)
 
     def forward(self, x):
-        return torch.sigmoid(self.logits(x))
+        return torch.sigmoid(self.cell_logits(x).amax(dim=(2, 3)))
 
 
 class Detector(nn.Module):

@@ -21,14 +21,21 @@ SIZE, STRIDE, C = 320, 4, len(prep.CLASSES)
 
 
 def targets(boxes_list, size):
+    """Heatmap (elliptical Gaussians, 1 at each centre), regression targets
+    (log w, log h, offset x, offset y), the centre mask (offsets are learnt
+    there) and size weights: every cell where an object's Gaussian is >= 0.3
+    learns that object's size, weighted by the Gaussian (smaller objects win
+    shared cells)."""
     out = size // STRIDE
     B = len(boxes_list)
     hm = np.zeros((B, C, out, out), np.float32)
     reg = np.zeros((B, 4, out, out), np.float32)
     mask = np.zeros((B, 1, out, out), np.float32)
+    wgt = np.zeros((B, 1, out, out), np.float32)
     yy, xx = np.mgrid[0:out, 0:out].astype(np.float32)
     for b, boxes in enumerate(boxes_list):
-        for cls, x0, y0, x1, y1 in boxes:
+        order = np.argsort(-(boxes[:, 3] - boxes[:, 1]) * (boxes[:, 4] - boxes[:, 2]), kind="stable")
+        for cls, x0, y0, x1, y1 in boxes[order]:
             w, h = x1 - x0, y1 - y0
             cx, cy = (x0 + x1) / 2 / STRIDE, (y0 + y1) / 2 / STRIDE
             ix, iy = min(out - 1, int(cx)), min(out - 1, int(cy))
@@ -36,13 +43,17 @@ def targets(boxes_list, size):
             g = np.exp(-((xx - ix) ** 2 / (2 * sx * sx) + (yy - iy) ** 2 / (2 * sy * sy)))
             hm[b, int(cls)] = np.maximum(hm[b, int(cls)], g)
             hm[b, int(cls), iy, ix] = 1.0
-            reg[b, :, iy, ix] = (math.log(max(w, 1) / Detector.WH_BASE), math.log(max(h, 1) / Detector.WH_BASE),
-                                 cx - ix, cy - iy)
+            area = g >= 0.3
+            lw, lh = math.log(max(w, 1) / Detector.WH_BASE), math.log(max(h, 1) / Detector.WH_BASE)
+            reg[b, 0][area], reg[b, 1][area] = lw, lh
+            wgt[b, 0][area] = g[area]
+            reg[b, :, iy, ix] = (lw, lh, cx - ix, cy - iy)
             mask[b, 0, iy, ix] = 1.0
-    return torch.from_numpy(hm), torch.from_numpy(reg), torch.from_numpy(mask)
+    return torch.from_numpy(hm), torch.from_numpy(reg), torch.from_numpy(mask), torch.from_numpy(wgt)
 
 
-def loss_fn(hm_logit, reg, t_hm, t_reg, t_mask):
+def focal(hm_logit, t_hm):
+    """CenterNet's penalty-reduced focal loss, normalised by the number of centres."""
     logp = torch.nn.functional.logsigmoid(hm_logit)
     log1mp = torch.nn.functional.logsigmoid(-hm_logit)
     p = torch.sigmoid(hm_logit)
@@ -50,8 +61,13 @@ def loss_fn(hm_logit, reg, t_hm, t_reg, t_mask):
     npos = pos.sum().clamp(min=1)
     lpos = (logp * (1 - p) ** 2 * pos).sum()
     lneg = (log1mp * p ** 2 * (1 - t_hm) ** 4 * (1 - pos)).sum()
-    lhm = -(lpos + lneg) / npos
-    lwh = (torch.abs(reg[:, 0:2] - t_reg[:, 0:2]) * t_mask).sum() / npos
+    return -(lpos + lneg) / npos
+
+
+def loss_fn(hm_logit, reg, t_hm, t_reg, t_mask, t_wgt):
+    npos = t_hm.eq(1).float().sum().clamp(min=1)
+    lhm = focal(hm_logit, t_hm)
+    lwh = (torch.abs(reg[:, 0:2] - t_reg[:, 0:2]) * t_wgt).sum() / t_wgt.sum().clamp(min=1)
     loff = (torch.abs(torch.sigmoid(reg[:, 2:4]) - t_reg[:, 2:4]) * t_mask).sum() / npos
     return lhm + lwh + loff, (lhm.item(), lwh.item(), loff.item())
 
@@ -160,9 +176,9 @@ def main():
         te, agg = time.time(), np.zeros(3)
         for s in range(steps_per[e]):
             x, bxs = crop_batch(images, boxes, perm[s * bs:(s + 1) * bs], crop, rng)
-            t_hm, t_reg, t_mask = targets(bxs, crop)
+            t_hm, t_reg, t_mask, t_wgt = targets(bxs, crop)
             hm, reg = model.raw(x)
-            loss, parts = loss_fn(hm, reg, t_hm, t_reg, t_mask)
+            loss, parts = loss_fn(hm, reg, t_hm, t_reg, t_mask, t_wgt)
             opt.zero_grad()
             loss.backward()
             opt.step()

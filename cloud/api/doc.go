@@ -1,0 +1,72 @@
+// Package api is the cloud tier's edge: one HTTP server (REST under
+// /api/v1 with an OpenAPI 3.1 document, a WebSocket for live progress and
+// real-time frame processing, health and Prometheus metrics) and the gRPC
+// PipelineService. It authenticates and authorizes every call (cloud/auth;
+// the matrix is in docs/security.md), bounds and validates every input,
+// and turns domain errors into problem documents (RFC 9457,
+// application/problem+json) or gRPC status codes; nothing below it writes
+// either.
+//
+// # Routes
+//
+// Every route is one record in routeTable: the mux registration, the
+// permission and the OpenAPI operation come from it, and a test checks
+// the served document (GET /api/v1/openapi.json) against the mux.
+//
+// # Errors
+//
+// Malformed JSON/YAML or query values → 400; missing/invalid/expired token
+// → 401; permission → 403; unknown id → 404; cancel of a finished execution
+// (or one run by another instance) → 409; body over its limit → 413;
+// unsupported media → 415; semantically invalid pipeline or request (every
+// problem listed in "problems") → 422; conductor at capacity → 429 with
+// Retry-After; conductor stopping or a part service not configured → 503.
+// gRPC uses InvalidArgument, NotFound, FailedPrecondition,
+// ResourceExhausted, Unauthenticated, PermissionDenied, Unavailable.
+//
+// # WebSocket protocol (GET /api/v1/ws)
+//
+// The token comes in the Authorization header or, for browsers, ?token=.
+// Messages are JSON text; the read limit is Config.WSReadLimit.
+//
+// Client → server:
+//
+//	{"type":"auth","token":"…"}                   a fresh token for the same user
+//	{"type":"subscribe","execution_id":"…"}       needs executions:read
+//	{"type":"unsubscribe","execution_id":"…"}     execution_id omitted: all
+//	{"type":"process","request_id":"…","pipeline_id":"…","version":0,
+//	 "image":"<base64 JPEG/PNG, or a data: URL>"} needs executions:run
+//
+// Server → client:
+//
+//	{"type":"state","execution_id":"…","execution":{…}}  first answer to subscribe
+//	{"type":"progress","execution_id","node_id","state","execution_status",
+//	 "progress","seq","ts","error","outputs"}           events in seq order
+//	{"type":"unsubscribed","execution_id":"…"}
+//	{"type":"authenticated","expires_at":"…"}
+//	{"type":"result","request_id","image","width","height","detections","processing_us","error"}
+//	{"type":"error","request_id"?,"execution_id"?,"status":<HTTP code>,"message"}
+//
+// A subscriber first gets the execution's stored state, then every event
+// this API instance has kept for it (up to Config.ReplayEvents, for
+// Config.ReplayTTL after it ends), then live events: nothing this instance
+// has seen is missed, and a client can use seq to skip what the state
+// already showed. The conductor writes the store only at start and end, so
+// the replay, not the state, carries the node-by-node detail.
+//
+// The connection closes (1008 "token expired") when its token expires
+// unless the client sent a fresh one with an auth message before.
+//
+// Process requests of one connection run one at a time in arrival order;
+// up to Config.WSProcessQueue wait, more are answered with status 429.
+//
+// # Fan-out and slow clients
+//
+// Run subscribes to the event bus once and hands events to an in-process
+// hub under one lock, so a subscriber's replay and its live events form
+// one ordered stream. The hub never blocks on a client: each connection
+// has a bounded queue (Config.WSSendBuffer) drained by its own writer with
+// a per-message timeout (Config.WSWriteTimeout); a client whose queue is
+// full is dropped (close 1008 "slow consumer"), a gRPC watcher ends with
+// ResourceExhausted. At shutdown connections close with 1001.
+package api

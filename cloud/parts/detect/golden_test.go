@@ -1,0 +1,78 @@
+package detect_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/imageflowcanvas/ifc/cloud/catalog"
+	"github.com/imageflowcanvas/ifc/cloud/parts"
+	"github.com/imageflowcanvas/ifc/cloud/parts/detect"
+	"github.com/imageflowcanvas/ifc/models/bundle"
+	"github.com/imageflowcanvas/ifc/models/infer"
+	"github.com/imageflowcanvas/ifc/models/infer/infertest"
+	ifcv1 "github.com/imageflowcanvas/ifc/proto/ifc/v1"
+)
+
+// checkGoldenThroughServer sends each golden PNG of b, as bytes, through a part Server
+// running the detect handler (PNG decoded by imageio, not by the bundle's Go path) and
+// requires the manifest's expected detections within its tolerances.
+func checkGoldenThroughServer(t *testing.T, b *bundle.Bundle) {
+	t.Helper()
+	if err := infer.Init(); errors.Is(err, infer.ErrNoRuntime) && os.Getenv("CI") == "" {
+		t.Skipf("ONNX Runtime not installed: %v", err)
+	}
+	h, err := detect.NewFromBundle(b, infer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	srv, err := parts.NewServer(nil, catalog.Default(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := b.Manifest
+	if len(m.Golden) == 0 {
+		t.Fatal("bundle has no golden images")
+	}
+	for i, g := range m.Golden {
+		png, err := b.ReadFile(g.Image)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := srv.Process(context.Background(), &ifcv1.ProcessRequest{
+			Part:         catalog.PartDetect,
+			Images:       []*ifcv1.Image{{Data: png, Format: ifcv1.ImageFormat_IMAGE_FORMAT_PNG}},
+			EncodeOutput: true,
+		})
+		if err != nil {
+			t.Fatalf("golden %d (%s): %v", i, g.Image, err)
+		}
+		got := make([]bundle.Detection, len(resp.GetDetections()))
+		for j, d := range resp.GetDetections() {
+			bx := d.GetBox()
+			got[j] = bundle.Detection{Label: d.GetLabel(), Score: float64(d.GetScore()),
+				Box: bundle.Box{X: float64(bx.GetX()), Y: float64(bx.GetY()), W: float64(bx.GetW()), H: float64(bx.GetH())}}
+		}
+		if err := bundle.MatchDetections(got, g.Expected.Detections, m.Threshold, m.Tolerance); err != nil {
+			t.Errorf("golden %d (%s): %v", i, g.Image, err)
+		}
+		if resp.GetEncoded() == nil || resp.GetImage().GetFormat() != ifcv1.ImageFormat_IMAGE_FORMAT_RAW_BGR8 {
+			t.Errorf("golden %d: no annotated image", i)
+		}
+		t.Logf("golden %d (%s): %d detections match", i, g.Image, len(got))
+	}
+}
+
+func TestGoldenThroughServerTinyDetector(t *testing.T) {
+	dir := t.TempDir()
+	if err := infertest.WriteBundle(dir, bundle.TaskDetection); err != nil {
+		t.Fatal(err)
+	}
+	b, err := bundle.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGoldenThroughServer(t, b)
+}
