@@ -32,6 +32,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -61,7 +62,9 @@ type Server struct {
 	services []string
 	limits   imageio.Limits
 	quality  int
-	slots    chan struct{} // admission control: one token per call in flight
+	slots    chan struct{} // one token per call running
+	waiting  atomic.Int64  // calls waiting for a token
+	maxWait  int64         // calls allowed to wait; beyond it calls are refused
 }
 
 // NewServer returns a Server running the parts of handlers, checked against cat. It fails
@@ -80,6 +83,7 @@ func NewServer(logger *slog.Logger, cat *catalog.Catalog, handlers ...Handler) (
 		limits:   imageio.DefaultLimits,
 		quality:  imageio.DefaultJPEGQuality,
 		slots:    make(chan struct{}, DefaultMaxInFlight()),
+		maxWait:  int64(DefaultMaxWaiting),
 	}
 	for _, h := range handlers {
 		if h == nil {
@@ -135,9 +139,19 @@ func ParseServices(list string, cat *catalog.Catalog) ([]string, error) {
 // SetImageLimits replaces the decode limits (default imageio.DefaultLimits); call before serving.
 func (s *Server) SetImageLimits(l imageio.Limits) { s.limits = l }
 
-// SetMaxInFlight sets how many Process calls may run at once (default DefaultMaxInFlight);
-// calls beyond it are refused with ResourceExhausted. Call before serving.
+// SetMaxInFlight sets how many Process calls may run at once (default DefaultMaxInFlight).
+// Calls beyond it wait for a turn (see SetMaxWaiting). Call before serving.
 func (s *Server) SetMaxInFlight(n int) { s.slots = make(chan struct{}, max(1, n)) }
+
+// SetMaxWaiting sets how many calls may wait for a turn (default DefaultMaxWaiting); calls
+// beyond it are refused at once with ResourceExhausted. Call before serving.
+func (s *Server) SetMaxWaiting(n int) { s.maxWait = int64(max(0, n)) }
+
+// DefaultMaxWaiting bounds the calls queued behind the running ones. The conductor's own
+// admission control bounds executions, so a worker shared by a few API replicas rarely
+// queues more than their combined limits; the bound keeps a misbehaving client from
+// holding unbounded memory.
+const DefaultMaxWaiting = 512
 
 // DefaultMaxInFlight is 4 calls per CPU: image ops take milliseconds, so this bounds memory
 // (each call holds its decoded images) while keeping the cores busy.
@@ -173,17 +187,38 @@ func (s *Server) Process(ctx context.Context, req *ifcv1.ProcessRequest) (*ifcv1
 	return resp, nil
 }
 
+// acquire takes a running token, waiting for one (bounded by ctx and by
+// maxWait waiters) when all are taken. Waiting rather than refusing keeps
+// executions the conductor already admitted from failing under a burst: the
+// cores are busy either way, and a refused call would only be retried.
+func (s *Server) acquire(ctx context.Context) error {
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	if s.waiting.Add(1) > s.maxWait {
+		s.waiting.Add(-1)
+		return errBusy{inFlight: cap(s.slots)}
+	}
+	defer s.waiting.Add(-1)
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // process does the work of Process with plain Go errors.
 func (s *Server) process(ctx context.Context, req *ifcv1.ProcessRequest) (*ifcv1.ProcessResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	select {
-	case s.slots <- struct{}{}:
-		defer func() { <-s.slots }()
-	default:
-		return nil, errBusy{inFlight: cap(s.slots)}
+	if err := s.acquire(ctx); err != nil {
+		return nil, err
 	}
+	defer func() { <-s.slots }()
 	h, ok := s.handlers[req.GetPart()]
 	if !ok {
 		d, known := s.catalog.Get(req.GetPart())
@@ -327,3 +362,6 @@ func toStatus(err error) *status.Status {
 	}
 	return status.New(codes.Internal, err.Error())
 }
+
+// Waiting returns how many calls are waiting for a turn.
+func (s *Server) Waiting() int { return int(s.waiting.Load()) }

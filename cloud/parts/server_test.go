@@ -312,6 +312,7 @@ func TestAdmissionControl(t *testing.T) {
 	h := blockingHandler{started: make(chan struct{}, 2), release: make(chan struct{})}
 	srv := newServer(t, h)
 	srv.SetMaxInFlight(2)
+	srv.SetMaxWaiting(0)
 	client := serve(t, srv)
 	raw := &ifcv1.Image{Data: make([]byte, 4), Format: ifcv1.ImageFormat_IMAGE_FORMAT_RAW_GRAY8, Width: 2, Height: 2}
 	req := &ifcv1.ProcessRequest{Part: "detect", Images: []*ifcv1.Image{raw}}
@@ -336,6 +337,35 @@ func TestAdmissionControl(t *testing.T) {
 	}
 	if _, err := client.Process(context.Background(), req); err != nil {
 		t.Errorf("after release: %v", err)
+	}
+}
+
+// TestBusyCallsWait checks that a call beyond the running limit waits for a
+// turn and succeeds, while a call beyond the waiting bound is refused.
+func TestBusyCallsWait(t *testing.T) {
+	h := blockingHandler{started: make(chan struct{}, 3), release: make(chan struct{})}
+	srv := newServer(t, h)
+	srv.SetMaxInFlight(1)
+	srv.SetMaxWaiting(1)
+	client := serve(t, srv)
+	raw := &ifcv1.Image{Data: make([]byte, 4), Format: ifcv1.ImageFormat_IMAGE_FORMAT_RAW_GRAY8, Width: 2, Height: 2}
+	req := &ifcv1.ProcessRequest{Part: "detect", Images: []*ifcv1.Image{raw}}
+	errs := make(chan error, 2)
+	go func() { _, err := client.Process(context.Background(), req); errs <- err }()
+	<-h.started
+	go func() { _, err := client.Process(context.Background(), req); errs <- err }()
+	// Wait until the second call is queued, then a third is over the bound.
+	for srv.Waiting() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := client.Process(context.Background(), req); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("call beyond the waiting bound: %v, want ResourceExhausted", err)
+	}
+	close(h.release)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("running or waiting call: %v", err)
+		}
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/imageflowcanvas/ifc/cloud/api"
 	"github.com/imageflowcanvas/ifc/cloud/auth"
@@ -41,8 +42,6 @@ import (
 	"github.com/imageflowcanvas/ifc/cloud/parts/detect"
 	"github.com/imageflowcanvas/ifc/cloud/parts/filter"
 	"github.com/imageflowcanvas/ifc/cloud/parts/resize"
-	"github.com/imageflowcanvas/ifc/models/bundle"
-	"github.com/imageflowcanvas/ifc/models/detector"
 	"github.com/imageflowcanvas/ifc/models/infer"
 	ifcv1 "github.com/imageflowcanvas/ifc/proto/ifc/v1"
 )
@@ -68,16 +67,22 @@ type Server struct {
 // New builds every component of the mode and opens its listeners and
 // stores; it starts nothing (Run does). out receives the one-time admin
 // password when one is generated.
-func New(cfg Config, mode Mode, logger *slog.Logger, out io.Writer) (s *Server, err error) {
+func New(cfg Config, mode Mode, logger *slog.Logger, out io.Writer) (*Server, error) {
 	if err := cfg.Validate(mode); err != nil {
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
-	s = &Server{cfg: cfg, mode: mode, log: logger.With("component", "server", "mode", string(mode))}
-	defer func() {
-		if err != nil {
-			s.close()
-		}
-	}()
+	s := &Server{cfg: cfg, mode: mode, log: logger.With("component", "server", "mode", string(mode))}
+	if err := s.build(logger, out); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// build creates the components of s.mode; on error the caller closes what
+// was opened.
+func (s *Server) build(logger *slog.Logger, out io.Writer) error {
+	cfg, mode := s.cfg, s.mode
 	cat := catalog.Default()
 
 	// Part services: hosted here in all-in-one and worker mode.
@@ -91,40 +96,40 @@ func New(cfg Config, mode Mode, logger *slog.Logger, out io.Writer) (s *Server, 
 			addr = "127.0.0.1:0" // internal only
 		}
 		if err := s.startParts(cat, services, addr); err != nil {
-			return nil, err
+			return err
 		}
 		if mode == ModeWorker {
-			return s, nil
+			return nil
 		}
 	}
 
 	// Stores and events.
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
+		return fmt.Errorf("create data dir: %w", err)
 	}
 	meta, err := metadata.Open(cfg.MetadataURL)
 	if err != nil {
-		return nil, fmt.Errorf("open metadata store: %w", err)
+		return fmt.Errorf("open metadata store: %w", err)
 	}
 	s.closers = append(s.closers, meta.Close)
 	objects, err := objectstore.Open(cfg.ObjectsURL)
 	if err != nil {
-		return nil, fmt.Errorf("open object store: %w", err)
+		return fmt.Errorf("open object store: %w", err)
 	}
 	s.closers = append(s.closers, objects.Close)
 	bus, err := s.openBus(cfg.EventsURL)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	fileSvc, err := files.New(objects, meta, logger, files.Options{DefaultMaxBytes: cfg.MaxUploadBytes})
 	if err != nil {
-		return nil, err
+		return err
 	}
 
 	// Part clients.
 	clients, err := s.dialParts(cfg)
 	if err != nil {
-		return nil, err
+		return err
 	}
 
 	s.conductor, err = conductor.New(conductor.Config{
@@ -132,12 +137,12 @@ func New(cfg Config, mode Mode, logger *slog.Logger, out io.Writer) (s *Server, 
 		NodeTimeout:   cfg.NodeTimeout,
 	}, conductor.Deps{Store: meta, Files: fileSvc, Events: bus, Catalog: cat, Parts: clients, Logger: logger})
 	if err != nil {
-		return nil, err
+		return err
 	}
 
 	authn, err := s.authenticator(meta, out)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -159,11 +164,11 @@ func New(cfg Config, mode Mode, logger *slog.Logger, out io.Writer) (s *Server, 
 		Logger: logger,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
+		return fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
 	}
 	s.httpSrv = &http.Server{
 		Handler:           s.api.Handler(),
@@ -172,10 +177,10 @@ func New(cfg Config, mode Mode, logger *slog.Logger, out io.Writer) (s *Server, 
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	if s.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
-		return nil, fmt.Errorf("listen grpc %s: %w", cfg.GRPCAddr, err)
+		return fmt.Errorf("listen grpc %s: %w", cfg.GRPCAddr, err)
 	}
 	s.grpcSrv = s.api.NewGRPCServer()
-	return s, nil
+	return nil
 }
 
 // startParts builds the part services and their gRPC server on addr.
@@ -188,11 +193,7 @@ func (s *Server) startParts(cat *catalog.Catalog, services []string, addr string
 		case "filter":
 			handlers = append(handlers, filter.New())
 		case "detect":
-			b, err := bundle.LoadFS(detector.FS)
-			if err != nil {
-				return fmt.Errorf("load detector bundle: %w", err)
-			}
-			h, err := detect.NewFromBundle(b, infer.Options{Logger: s.log})
+			h, err := detect.NewEmbedded(infer.Options{Logger: s.log})
 			if err != nil {
 				return fmt.Errorf("start detect service: %w", err)
 			}
@@ -233,7 +234,10 @@ func (s *Server) dialParts(cfg Config) (map[string]ifcv1.PartServiceClient, erro
 		cc, ok := conns[addr]
 		if !ok {
 			var err error
-			cc, err = grpc.NewClient(addr, parts.DialOptions()...)
+			// Part services are internal (loopback, or inside the cluster
+			// network per DESIGN "Security"); no TLS on this hop.
+			opts := append(parts.DialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+			cc, err = grpc.NewClient(addr, opts...)
 			if err != nil {
 				return nil, fmt.Errorf("dial part service %s at %s: %w", svc, addr, err)
 			}

@@ -33,14 +33,14 @@ const adminPassword = "correct horse battery staple"
 
 // harness is an all-in-one server on loopback ports with a logged-in admin.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *Server
 	base  string
 	token string
 	stop  func() error
 }
 
-func startAllInOne(t *testing.T, mutate ...func(*Config)) *harness {
+func startAllInOne(t testing.TB, mutate ...func(*Config)) *harness {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.DataDir = t.TempDir()
@@ -347,7 +347,7 @@ func TestAllInOneStandardPipeline(t *testing.T) {
 	}
 }
 
-func grpcConn(t *testing.T, h *harness) (ifcv1.PipelineServiceClient, context.Context) {
+func grpcConn(t testing.TB, h *harness) (ifcv1.PipelineServiceClient, context.Context) {
 	t.Helper()
 	cc, err := grpc.NewClient(h.srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(32<<20)))
@@ -435,8 +435,13 @@ func TestAllInOneRejectsBadInputs(t *testing.T) {
 	h.do("POST", "/api/v1/pipelines", "application/json",
 		`{"name":"loop","nodes":[{"id":"a","part":"grayscale"},{"id":"b","part":"grayscale"}],"edges":[{"from":"a","to":"b"},{"from":"b","to":"a"}]}`,
 		http.StatusUnprocessableEntity, nil)
-	var list []json.RawMessage
+	var list struct {
+		Pipelines []json.RawMessage `json:"pipelines"`
+	}
 	h.do("GET", "/api/v1/pipelines", "", nil, http.StatusOK, &list)
+	if len(list.Pipelines) != 0 {
+		t.Fatalf("a refused pipeline was stored: %s", list.Pipelines)
+	}
 
 	client, ctx := grpcConn(t, h)
 	_, err := client.Execute(ctx, &ifcv1.ExecuteRequest{PipelineId: "no-such-pipeline", Input: &ifcv1.ExecuteRequest_Image{Image: img}})
@@ -467,5 +472,61 @@ func TestAllInOneShutdown(t *testing.T) {
 	}
 	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		t.Fatal("HTTP still served after shutdown")
+	}
+}
+
+// TestAPIWithRemoteWorkers runs the split shapes in one test: two worker
+// processes' worth of part services (resize+filter, detect) on their own
+// gRPC listeners, and an API that reaches them through part_endpoints.
+func TestAPIWithRemoteWorkers(t *testing.T) {
+	startWorker := func(parts ...string) string {
+		cfg := DefaultConfig()
+		cfg.GRPCAddr = "127.0.0.1:0"
+		cfg.Parts = parts
+		w, err := New(cfg, ModeWorker, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+		if err != nil {
+			t.Fatalf("worker %v: %v", parts, err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- w.Run(ctx) }()
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("worker %v: %v", parts, err)
+			}
+		})
+		return w.GRPCAddr()
+	}
+	imageOps := startWorker("resize", "filter")
+	detector := startWorker("detect")
+
+	h := startAllInOne(t, func(c *Config) {
+		c.PartEndpoints = []string{"resize=" + imageOps, "filter=" + imageOps, "detect=" + detector}
+	})
+	// startAllInOne built an all-in-one; rebuild the same data dir as an API.
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := h.srv.cfg
+	api, err := New(cfg, ModeAPI, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+	if err != nil {
+		t.Fatalf("api: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- api.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	h2 := &harness{t: t, srv: api, base: "http://" + api.HTTPAddr()}
+	h2.waitReady()
+	h2.token = h2.login("admin", adminPassword)
+
+	img, _ := partImage(t, 3)
+	fileID := h2.upload("part.jpg", img)
+	var ex executionJSON
+	h2.do("POST", "/api/v1/executions?wait=true", "application/json",
+		fmt.Sprintf(`{"pipeline_id":%q,"inputs":[%q]}`, h2.createStandardPipeline(), fileID), http.StatusOK, &ex)
+	if ex.Status != "succeeded" || ex.node("detect").Outputs == nil {
+		t.Fatalf("execution through remote workers: %+v", ex)
 	}
 }

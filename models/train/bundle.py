@@ -248,6 +248,7 @@ def bundle_detector(a, goldens):
                      "val_images": info["val_images"], "generator": "models/synth v1", "image_size": [320, 320],
                      "defect_rate": 0.5, "epochs": info["epochs"], "crop_epochs": info["crop_epochs"],
                      "crop": info["crop"], "full_epochs": info["full_epochs"], "batch": info["batch"], "lr": info["lr"],
+                     "full_images": info.get("full_images"), "stage1": info.get("stage1"),
                      "bn_recalibration_images": info["bn_recalibration_images"],
                      "parameters": sum(p.numel() for p in net.parameters()),
                      "train_seconds": info["train_seconds"], "command": "make models (models/train/run.sh)",

@@ -23,7 +23,8 @@ TRAIN=$ROOT/models/train
 # Sizes and seeds. Changing any of them regenerates data and retrains.
 TRAIN_N=8000 VAL_N=1000 TEST_N=1000 SIZE=320 DEFECT_RATE=0.5
 PRE_EPOCHS=6 PRE_CROP=160 PRE_FULL_IMAGES=1500
-DET_EPOCHS=12 DET_CROP=192 DET_FULL_IMAGES=2000
+DET_EPOCHS=12 DET_CROP=192 DET_FULL_IMAGES=2000 # stage 1, from random weights
+DET2_EPOCHS=7 DET2_LR=0.001                      # stage 2, from stage 1
 
 mkdir -p "$DATA" "$CACHE" "$WORK" "$LOGS"
 cd "$ROOT"
@@ -66,7 +67,7 @@ gen golden 8 --seed 99 --start 1000000 --width 400 --height 300 --format png
 
 # Training: skipped when the checkpoint was made from the same data and code.
 data_hash=$(cat "$DATA"/{train,val}/.stamp | sha256sum | cut -c1-16)
-train() { # name args...
+train() { # name args (for the detector the args only label the stamp; its stages are below)
 	local name=$1
 	shift
 	local code_hash stamp
@@ -80,8 +81,20 @@ train() { # name args...
 	fi
 	stage "train $name (log: $LOGS/train_$name.log)"
 	rm -f "$WORK/$name.stamp"
-	(cd "$TRAIN" && OMP_NUM_THREADS=1 "$PY" "train_$name.py" --data "$DATA" --cache "$CACHE" --out "$WORK/$name.pt" \
-		--threads 1 "$@" >"$LOGS/train_$name.log" 2>&1)
+	if [ "$name" = detector ]; then
+		# Two stages, as separate runs: 12 epochs from random weights, then 7 more from
+		# that checkpoint at a lower learning rate with a new seed.
+		(cd "$TRAIN" && OMP_NUM_THREADS=1 "$PY" train_detector.py --data "$DATA" --cache "$CACHE" \
+			--out "$WORK/detector_stage1.pt" --threads 1 --epochs "$DET_EPOCHS" --crop "$DET_CROP" --full-epochs 1 \
+			--full-images "$DET_FULL_IMAGES" >"$LOGS/train_detector_stage1.log" 2>&1)
+		(cd "$TRAIN" && OMP_NUM_THREADS=1 "$PY" train_detector.py --data "$DATA" --cache "$CACHE" \
+			--out "$WORK/detector.pt" --init "$WORK/detector_stage1.pt" --threads 1 --epochs "$DET2_EPOCHS" \
+			--crop "$DET_CROP" --full-epochs 1 --full-images "$DET_FULL_IMAGES" --lr "$DET2_LR" --seed 2 \
+			>"$LOGS/train_detector.log" 2>&1)
+	else
+		(cd "$TRAIN" && OMP_NUM_THREADS=1 "$PY" "train_$name.py" --data "$DATA" --cache "$CACHE" --out "$WORK/$name.pt" \
+			--threads 1 "$@" >"$LOGS/train_$name.log" 2>&1)
+	fi
 	# BatchNorm re-estimation on whole training images, then the threshold on val.
 	(cd "$TRAIN" && OMP_NUM_THREADS=1 "$PY" finalize.py --model "$name" --data "$DATA" --cache "$CACHE" --work "$WORK" \
 		--threads 1 >>"$LOGS/train_$name.log" 2>&1)
@@ -101,7 +114,7 @@ for size in (320,):
 trap 'kill $(jobs -p) 2>/dev/null || true' EXIT # a failed training stops the other one
 train prefilter --epochs "$PRE_EPOCHS" --crop "$PRE_CROP" --full-epochs 1 --full-images "$PRE_FULL_IMAGES" &
 pre=$!
-train detector --epochs "$DET_EPOCHS" --crop "$DET_CROP" --full-epochs 1 --full-images "$DET_FULL_IMAGES" &
+train detector "stage1 $DET_EPOCHS $DET_CROP $DET_FULL_IMAGES stage2 $DET2_EPOCHS $DET2_LR" &
 det=$!
 wait "$pre"
 wait "$det"

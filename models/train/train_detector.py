@@ -146,6 +146,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="use only the first N training images")
+    ap.add_argument("--init", help="start from this checkpoint (second stage) instead of random weights")
     a = ap.parse_args()
 
     torch.manual_seed(a.seed)
@@ -159,6 +160,11 @@ def main():
     print(f"data loaded in {time.time() - t0:.0f}s: train {len(images)} val {len(vimages)}", flush=True)
 
     model = Detector()
+    stage1 = None
+    if a.init:
+        model.load_state_dict(torch.load(a.init))
+        with open(a.init + ".json") as f:
+            stage1 = json.load(f)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     # Every image is used each epoch; defective ones are what the detector learns from.
     n = len(images)
@@ -200,6 +206,11 @@ def main():
     info = {"train_seconds": round(train_s), "epochs": epochs, "crop_epochs": a.epochs, "crop": a.crop,
             "full_epochs": a.full_epochs, "batch": a.batch, "lr": a.lr, "seed": a.seed, "train_images": n,
             "val_images": len(vimages), "threshold": thr, "val_map50": res[thr][0], "val_ap50": res[thr][1]}
+    if stage1 is not None:
+        info["stage1"] = {k: stage1[k] for k in ("train_seconds", "epochs", "crop_epochs", "crop", "full_epochs",
+                                                 "full_images", "lr", "seed") if k in stage1}
+        info["train_seconds"] += stage1["train_seconds"]
+    info["full_images"] = min(n, a.full_images)
     with open(a.out + ".json", "w") as f:
         json.dump(info, f, indent=1)
     print(f"trained in {train_s:.0f}s, val eval {time.time() - te:.0f}s, threshold {thr}", flush=True)

@@ -20,6 +20,7 @@ import (
 	"github.com/imageflowcanvas/ifc/cloud/catalog"
 	"github.com/imageflowcanvas/ifc/cloud/parts"
 	"github.com/imageflowcanvas/ifc/models/bundle"
+	"github.com/imageflowcanvas/ifc/models/detector"
 	"github.com/imageflowcanvas/ifc/models/infer"
 	ifcv1 "github.com/imageflowcanvas/ifc/proto/ifc/v1"
 )
@@ -67,6 +68,16 @@ func NewFromBundle(b *bundle.Bundle, opt infer.Options) (*Handler, error) {
 	h.owned = det
 	h.model = m.Name + "@" + m.Version
 	return h, nil
+}
+
+// NewEmbedded opens the detector bundle compiled into the binary (models/detector) like
+// NewFromBundle: checksum, golden check, ONNX Runtime session. Close releases it.
+func NewEmbedded(opt infer.Options) (*Handler, error) {
+	b, err := bundle.LoadFS(detector.FS)
+	if err != nil {
+		return nil, fmt.Errorf("load embedded detector bundle: %w", err)
+	}
+	return NewFromBundle(b, opt)
 }
 
 // Model names the model NewFromBundle loaded ("name@version"), or "" for New.

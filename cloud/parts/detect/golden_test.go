@@ -3,12 +3,15 @@ package detect_test
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/imageflowcanvas/ifc/cloud/catalog"
 	"github.com/imageflowcanvas/ifc/cloud/parts"
 	"github.com/imageflowcanvas/ifc/cloud/parts/detect"
+	"github.com/imageflowcanvas/ifc/cloud/parts/imageio"
 	"github.com/imageflowcanvas/ifc/models/bundle"
 	"github.com/imageflowcanvas/ifc/models/infer"
 	"github.com/imageflowcanvas/ifc/models/infer/infertest"
@@ -20,9 +23,7 @@ import (
 // requires the manifest's expected detections within its tolerances.
 func checkGoldenThroughServer(t *testing.T, b *bundle.Bundle) {
 	t.Helper()
-	if err := infer.Init(); errors.Is(err, infer.ErrNoRuntime) && os.Getenv("CI") == "" {
-		t.Skipf("ONNX Runtime not installed: %v", err)
-	}
+	requireRuntime(t)
 	h, err := detect.NewFromBundle(b, infer.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -59,9 +60,21 @@ func checkGoldenThroughServer(t *testing.T, b *bundle.Bundle) {
 			t.Errorf("golden %d (%s): %v", i, g.Image, err)
 		}
 		if resp.GetEncoded() == nil || resp.GetImage().GetFormat() != ifcv1.ImageFormat_IMAGE_FORMAT_RAW_BGR8 {
-			t.Errorf("golden %d: no annotated image", i)
+			t.Fatalf("golden %d: no annotated image", i)
 		}
+		checkBoxesDrawn(t, png, resp)
 		t.Logf("golden %d (%s): %d detections match", i, g.Image, len(got))
+	}
+}
+
+// requireRuntime skips when the ONNX Runtime library is absent (deploy/ fetches it),
+// except in CI, where a missing runtime fails the test.
+func requireRuntime(t testing.TB) {
+	t.Helper()
+	if err := infer.Init(); errors.Is(err, infer.ErrNoRuntime) && os.Getenv("CI") == "" {
+		t.Skipf("ONNX Runtime not installed: %v", err)
+	} else if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -75,4 +88,28 @@ func TestGoldenThroughServerTinyDetector(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkGoldenThroughServer(t, b)
+}
+
+// checkBoxesDrawn requires the annotated image to differ from the input on the left edge of
+// every detection's box (where Draw paints the box in its class colour).
+func checkBoxesDrawn(t *testing.T, input []byte, resp *ifcv1.ProcessResponse) {
+	t.Helper()
+	in, err := imageio.DecodeBytes(input, imageio.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := imageio.Decode(resp.GetImage(), imageio.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	for _, d := range resp.GetDetections() {
+		b := d.GetBox()
+		x, y := int(math.Round(float64(b.GetX()))), int(math.Round(float64(b.GetY()+b.GetH()/2)))
+		x, y = min(max(x, 0), out.Cols()-1), min(max(y, 0), out.Rows()-1)
+		if slices.Equal(in.GetVecbAt(y, x), out.GetVecbAt(y, x)) {
+			t.Errorf("%s box edge at (%d,%d) not drawn", d.GetLabel(), x, y)
+		}
+	}
 }
