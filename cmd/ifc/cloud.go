@@ -7,9 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/imageflowcanvas/ifc/cloud/server"
+	"github.com/imageflowcanvas/ifc/edge/agent"
 	"github.com/imageflowcanvas/ifc/internal/confload"
 )
 
@@ -27,6 +31,12 @@ func runCloud(ctx context.Context, shape string, args []string, stdout, stderr i
 	parts := fs.String("parts", "", "worker: comma-separated services to host: resize,filter,detect (env IFC_PARTS)")
 	endpoints := fs.String("part-endpoints", "", "api: service=host:port,... for every part service (env IFC_PART_ENDPOINTS)")
 	logLevel := fs.String("log-level", "", "debug|info|warn|error (env IFC_LOG_LEVEL)")
+	var edgeAddr *string
+	var noEdge *bool
+	if mode == server.ModeAllInOne {
+		edgeAddr = fs.String("edge-http-addr", "", "all-in-one: the edge agent's API/WHEP address (env IFC_EDGE_HTTP_ADDR, default 127.0.0.1:8081)")
+		noEdge = fs.Bool("no-edge", false, "all-in-one: do not start the edge agent")
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,11 +76,40 @@ func runCloud(ctx context.Context, shape string, args []string, stdout, stderr i
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	// The all-in-one also runs one edge agent beside the cloud. Only main
+	// may import both tiers, so they are wired here.
+	var edge *agent.Agent
+	if mode == server.ModeAllInOne && !*noEdge {
+		ecfg, err := agent.Load("")
+		if err != nil {
+			return err
+		}
+		ecfg.DataDir = filepath.Join(cfg.DataDir, "edge")
+		if *edgeAddr != "" {
+			ecfg.HTTPAddr = *edgeAddr
+		}
+		if err := ecfg.Validate(); err != nil {
+			return fmt.Errorf("invalid edge configuration:\n%w", err)
+		}
+		if edge, err = agent.New(ecfg, logger); err != nil {
+			return fmt.Errorf("start edge agent: %w", err)
+		}
+	}
 	srv, err := server.New(cfg, mode, logger, stdout)
 	if err != nil {
+		if edge != nil {
+			edge.Close()
+		}
 		return err
 	}
-	return srv.Run(ctx)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(gctx) })
+	if edge != nil {
+		g.Go(func() error { return edge.Run(gctx) })
+		fmt.Fprintf(stdout, "ImageFlowCanvas all-in-one: API http://%s  gRPC %s  edge agent http://%s\n", srv.HTTPAddr(), srv.GRPCAddr(), edge.HTTPAddr())
+	}
+	return g.Wait()
 }
 
 func redacted(c server.Config) server.Config {

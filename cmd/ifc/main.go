@@ -3,6 +3,7 @@
 //	ifc all-in-one          cloud API + part services + embedded NATS/SQLite/files (the quick start)
 //	ifc cloud api           the API and conductor, with part services elsewhere
 //	ifc cloud worker        part services (--parts resize,filter,detect)
+//	ifc edge                the edge agent: camera, pre-filter, bbolt queue, inspector API, WHEP
 //	ifc model eval DIR      evaluate a model bundle on a freshly generated test set
 //
 // main only parses flags and configuration and hands over to the packages.
@@ -22,9 +23,10 @@ import (
 const usage = `usage: ifc <command> [flags]
 
 commands:
-  all-in-one           run the whole cloud tier in one process with embedded defaults
+  all-in-one           run the cloud tier and one edge agent (synthetic camera) in one process
   cloud api            run the API and conductor (part services via --part-endpoints)
   cloud worker         run part services (--parts resize,filter,detect)
+  edge                 run the edge agent beside a production line
   model eval DIR       evaluate a model bundle; prints metrics as JSON
   version              print the version
 
@@ -54,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "all-in-one":
 		return runCloud(ctx, "all-in-one", rest, stdout, stderr)
+	case "edge":
+		return runEdge(ctx, rest, stdout, stderr)
 	case "cloud":
 		if len(rest) > 0 && (rest[0] == "api" || rest[0] == "worker") {
 			return runCloud(ctx, rest[0], rest[1:], stdout, stderr)

@@ -150,6 +150,14 @@ func (a *Agent) ReloadModel(dir string) (prefilter.Model, error) {
 	return m, err
 }
 
+// SetSync attaches the sync loop's status to the local API's status (and
+// its WebSocket pushes).
+func (a *Agent) SetSync(r inspect.SyncReporter) { a.api.SetSync(r) }
+
+// Notify pushes the queue status to WebSocket clients now (the sync loop
+// calls it after marking records synced).
+func (a *Agent) Notify() { a.api.Notify() }
+
 // Run serves until ctx ends, then shuts down gracefully and releases
 // everything. It may be called once.
 func (a *Agent) Run(ctx context.Context) error {

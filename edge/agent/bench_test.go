@@ -14,11 +14,11 @@ import (
 	"github.com/imageflowcanvas/ifc/edge/inspect"
 )
 
-// procStatus reads VmRSS and VmHWM (kB) of pid.
-func procStatus(pid int) (rss, hwm int64, err error) {
+// procStatus reads VmRSS, VmHWM and RssAnon (kB) of pid.
+func procStatus(pid int) (rss, hwm, anon int64, err error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -33,9 +33,11 @@ func procStatus(pid int) (rss, hwm int64, err error) {
 			rss = n
 		case "VmHWM":
 			hwm = n
+		case "RssAnon":
+			anon = n
 		}
 	}
-	return rss, hwm, sc.Err()
+	return rss, hwm, anon, sc.Err()
 }
 
 // BenchmarkAgentSteadyState runs a real agent process (synthetic camera
@@ -52,7 +54,7 @@ func BenchmarkAgentSteadyState(b *testing.B) {
 	c := newClient(b, ch.addr)
 	var sess inspect.SessionJSON
 	c.must("POST", "/api/v1/sessions", inspect.SessionRequest{ProductCode: "DEMO-PART", Inspector: "bench"}, 201, &sess)
-	rss0, _, _ := procStatus(ch.cmd.Process.Pid)
+	rss0, _, _, _ := procStatus(ch.cmd.Process.Pid)
 	var capture, save []time.Duration
 	var still, pf []float64
 	for b.Loop() {
@@ -72,7 +74,11 @@ func BenchmarkAgentSteadyState(b *testing.B) {
 	}
 	b.StopTimer()
 	time.Sleep(2 * time.Second) // let the live loop and GC settle
-	rss, hwm, err := procStatus(ch.cmd.Process.Pid)
+	rss, hwm, anon, err := procStatus(ch.cmd.Process.Pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	qmap, err := mappedRSS(ch.cmd.Process.Pid, "queue.db")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -88,6 +94,33 @@ func BenchmarkAgentSteadyState(b *testing.B) {
 	b.ReportMetric(float64(rss0)/1024, "rss-start-MB")
 	b.ReportMetric(float64(rss)/1024, "rss-MB")
 	b.ReportMetric(float64(hwm)/1024, "rss-peak-MB")
+	b.ReportMetric(float64(anon)/1024, "rss-anon-MB")
+	b.ReportMetric(float64(qmap)/1024, "rss-queue-mmap-MB")
+}
+
+// mappedRSS sums the resident kB of pid's mappings of files whose path ends with suffix.
+func mappedRSS(pid int, suffix string) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var total int64
+	in := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		fields := strings.Fields(line)
+		if len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":") {
+			in = len(fields) >= 6 && strings.HasSuffix(fields[len(fields)-1], suffix)
+			continue
+		}
+		if in && strings.HasPrefix(line, "Rss:") {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(line, "Rss:"), "kB")), 10, 64)
+			total += n
+		}
+	}
+	return total, sc.Err()
 }
 
 func percentile(d []time.Duration, p float64) time.Duration {

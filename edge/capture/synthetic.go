@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"image"
-	"image/draw"
 	"math"
 	"net/url"
 	"strconv"
@@ -95,9 +94,17 @@ type scene struct {
 	cfg        syntheticConfig
 	background *image.RGBA
 	perPart    int
-	sprite     *image.RGBA // the current part drawn over its strip of background
+	sprite     sprite
 	spriteIdx  int
-	truth      []synth.Defect // in sprite coordinates
+}
+
+// sprite is a part drawn once and composited over any background: DrawAt blends the part
+// over dst and darkens dst for the shadow, both linear in dst, so drawing it over black
+// (giving base) and over white (giving base+mul) yields out = base + mul·bg/255 exactly,
+// up to rounding. The part thus moves over the real background without a visible patch.
+type sprite struct {
+	base, mul *image.RGBA
+	truth     []synth.Defect // in sprite coordinates
 }
 
 // newScene prepares the background; parts are drawn lazily as they enter.
@@ -120,15 +127,25 @@ func (s *scene) render(k int) (*image.RGBA, []synth.Defect) {
 	}
 	img := image.NewRGBA(s.background.Rect)
 	copy(img.Pix, s.background.Pix)
-	sw := s.sprite.Rect.Dx()
+	sr := s.sprite.base.Rect
 	// The part enters fully hidden at the left and leaves fully hidden at the right.
-	x0 := -sw + int(math.Round(float64(step)*float64(s.cfg.width+sw)/float64(s.perPart-1)))
-	y0 := (s.cfg.height - s.sprite.Rect.Dy()) / 2
+	x0 := -sr.Dx() + int(math.Round(float64(step)*float64(s.cfg.width+sr.Dx())/float64(s.perPart-1)))
+	y0 := (s.cfg.height - sr.Dy()) / 2
 	off := image.Pt(x0, y0)
-	dst := s.sprite.Rect.Add(off).Intersect(img.Rect)
-	draw.Draw(img, dst, s.sprite, dst.Min.Sub(off), draw.Src)
+	dst := sr.Add(off).Intersect(img.Rect)
+	for y := dst.Min.Y; y < dst.Max.Y; y++ {
+		o := img.PixOffset(dst.Min.X, y)
+		so := s.sprite.base.PixOffset(dst.Min.X-x0, y-y0)
+		n := 4 * dst.Dx()
+		out, base, mul := img.Pix[o:o+n], s.sprite.base.Pix[so:so+n], s.sprite.mul.Pix[so:so+n]
+		for i := 0; i < n; i += 4 {
+			for c := i; c < i+3; c++ {
+				out[c] = uint8(min(255, int(base[c])+(int(mul[c])*int(out[c])+127)/255))
+			}
+		}
+	}
 	var truth []synth.Defect
-	for _, d := range s.truth {
+	for _, d := range s.sprite.truth {
 		if b := d.Box.Add(off).Intersect(img.Rect); !b.Empty() {
 			truth = append(truth, synth.Defect{Class: d.Class, Box: b})
 		}
@@ -136,14 +153,22 @@ func (s *scene) render(k int) (*image.RGBA, []synth.Defect) {
 	return img, truth
 }
 
-// drawSprite draws part i over the background strip it travels along.
+// drawSprite draws part i (shadow included, with a margin for it) over black and white.
 func (s *scene) drawSprite(i int) {
-	p := synth.RandomPart(synth.NewRand(s.cfg.seed, i), s.cfg.parts)
-	ex := p.Extent()
-	r := image.Rect(0, 0, min(2*ex.X+1, s.cfg.width), min(2*ex.Y+1, s.cfg.height))
-	sp := image.NewRGBA(r)
-	src := image.Pt((s.cfg.width-r.Dx())/2, (s.cfg.height-r.Dy())/2)
-	draw.Draw(sp, r, s.background, src, draw.Src)
-	s.truth = p.DrawAt(sp, image.Pt(r.Dx()/2, r.Dy()/2))
-	s.sprite, s.spriteIdx = sp, i
+	const margin = 12
+	draw := func(fill uint8) (*image.RGBA, []synth.Defect) {
+		p := synth.RandomPart(synth.NewRand(s.cfg.seed, i), s.cfg.parts)
+		ex := p.Extent()
+		img := image.NewRGBA(image.Rect(0, 0, 2*(ex.X+margin)+1, 2*(ex.Y+margin)+1))
+		for j := range img.Pix {
+			img.Pix[j] = fill
+		}
+		return img, p.DrawAt(img, image.Pt(ex.X+margin, ex.Y+margin))
+	}
+	base, truth := draw(0)
+	white, _ := draw(255)
+	for j := range white.Pix {
+		white.Pix[j] -= min(base.Pix[j], white.Pix[j]) // base ≤ white up to rounding
+	}
+	s.sprite, s.spriteIdx = sprite{base: base, mul: white, truth: truth}, i
 }

@@ -175,7 +175,10 @@ func (s *Server) capture(w http.ResponseWriter, r *http.Request) {
 		still time.Duration
 		enc   time.Duration
 	)
-	if r.ContentLength != 0 && r.Header.Get("Content-Type") != "" {
+	// An empty body (or an empty JSON object) takes a still; a body of
+	// another type is an uploaded image.
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if r.ContentLength != 0 && mt != "" && mt != "application/json" {
 		c, mat, err = s.readUpload(w, r)
 	} else {
 		c, mat, still, enc, err = s.takeStill(r.Context())
@@ -616,8 +619,11 @@ func (s *Server) status(ctx context.Context) (StatusJSON, error) {
 	if err := s.opts.Store.CanCapture(ctx, 0); err != nil {
 		out.CaptureAllowed, out.CaptureRefusal = false, problemFor(err).Detail
 	}
-	if s.opts.Sync != nil {
-		ss := s.opts.Sync.SyncState()
+	s.mu.Lock()
+	rep := s.sync
+	s.mu.Unlock()
+	if rep != nil {
+		ss := rep.SyncState()
 		out.SyncRunning, out.SyncConnected, out.LastError, out.LastErrorAt = true, ss.Connected, ss.LastError, tptr(ss.LastErrorAt)
 	}
 	if s.opts.CameraState != nil {

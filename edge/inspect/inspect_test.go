@@ -111,8 +111,13 @@ func TestWorkflow(t *testing.T) {
 		t.Fatalf("preview after save: %d", r.code)
 	}
 
-	// OK with a per-part serial.
-	c2 := e.capture(sess.SessionID)
+	// OK with a per-part serial; a capture request may carry an empty JSON object.
+	r = e.do("POST", "/api/v1/sessions/"+sess.SessionID+"/captures", "application/json", []byte("{}"))
+	if r.code != http.StatusCreated {
+		t.Fatalf("capture with {}: %d %s", r.code, r.body)
+	}
+	var c2 inspect.CaptureJSON
+	r.decode(t, &c2)
 	serial := "S2"
 	if r := e.postJSON("/api/v1/captures/"+c2.CaptureID+"/verdict", inspect.VerdictRequest{Result: "OK", Serial: &serial}); r.code != 201 {
 		t.Fatalf("ok verdict: %d %s", r.code, r.body)
@@ -387,7 +392,13 @@ func TestWebSocketPushesStatus(t *testing.T) {
 			break
 		}
 	}
-	// Sync marking the record synced is pushed too.
+	// Sync marking the record synced is pushed too, and so is its last error.
+	e.srv.SetSync(fakeSync{inspect.SyncState{LastError: "dial cloud: connection refused", LastErrorAt: time.Now()}})
+	for {
+		if st := next(); st.SyncRunning && st.LastError == "dial cloud: connection refused" && st.LastErrorAt != nil {
+			break
+		}
+	}
 	if err := e.q.MarkSynced(ctx, c.CaptureID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -416,3 +427,7 @@ func TestSessionAndCaptureNotFound(t *testing.T) {
 		t.Errorf("bad cursor: %d %s", r.code, r.body)
 	}
 }
+
+type fakeSync struct{ st inspect.SyncState }
+
+func (f fakeSync) SyncState() inspect.SyncState { return f.st }

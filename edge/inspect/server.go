@@ -124,6 +124,7 @@ type Server struct {
 	hub    *hub
 
 	mu       sync.Mutex
+	sync     SyncReporter // guarded by mu; Options.Sync or SetSync
 	sessions map[string]*session
 	captures *captureStore
 }
@@ -172,6 +173,7 @@ func New(opts Options) (*Server, error) {
 		opts:     opts,
 		log:      log.With("component", "inspect", "device_id", opts.DeviceID),
 		now:      now,
+		sync:     opts.Sync,
 		sessions: map[string]*session{},
 		captures: newCaptureStore(opts.MaxCaptures, opts.CaptureTTL),
 	}
@@ -221,6 +223,14 @@ func (s *Server) Patterns() []string {
 		out[i] = rt.Method + " " + rt.Pattern
 	}
 	return out
+}
+
+// SetSync attaches the sync loop's reporter (nil detaches it) and pushes the status.
+func (s *Server) SetSync(r SyncReporter) {
+	s.mu.Lock()
+	s.sync = r
+	s.mu.Unlock()
+	s.hub.kick()
 }
 
 // Notify asks for a status push now (the sync loop calls it after a change).

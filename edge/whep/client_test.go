@@ -2,6 +2,7 @@ package whep
 
 import (
 	"bytes"
+	"net"
 	"context"
 	"fmt"
 	"image"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 	"golang.org/x/image/vp8"
@@ -36,7 +38,19 @@ type viewer struct {
 }
 
 // newClientAPI mirrors the server's network settings: loopback host candidates, UDP4, no mDNS.
+// Its one UDP socket has a 1 MiB receive buffer (browsers enlarge theirs too): with the
+// kernel's default 208 KiB a receiver starved of CPU by the encoder on a shared 2-core box
+// overflows during key frames.
 func newClientAPI(t testing.TB) *webrtc.API {
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.SetReadBuffer(1 << 20); err != nil {
+		t.Fatal(err)
+	}
+	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
+	t.Cleanup(func() { _ = mux.Close() })
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
@@ -50,6 +64,7 @@ func newClientAPI(t testing.TB) *webrtc.API {
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetInterfaceFilter(func(n string) bool { return n == "lo" })
 	se.SetIncludeLoopbackCandidate(true)
+	se.SetICEUDPMux(mux)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 }
 
@@ -116,16 +131,21 @@ func dial(t testing.TB, url string) *viewer {
 	return v
 }
 
-// readTrack reassembles VP8 frames from RTP, tolerating reordering and NACK retransmissions:
-// a frame is complete when its first packet (S bit), its last (marker bit) and every packet
-// between them have arrived; its arrival time is that of the packet that completed it.
-// Frames older than a completed frame are abandoned.
+// readTrack is a small jitter buffer: it reassembles VP8 frames from RTP, in timestamp
+// order, waiting for NACK retransmissions. A frame is complete when its first packet (S bit),
+// its last (marker bit) and every packet between them have arrived; its arrival time is that
+// of the packet that completed it. When the oldest frame stays incomplete for 200 ms it is
+// abandoned and a PLI asks for a key frame, as a browser would.
 func (v *viewer) readTrack(tr *webrtc.TrackRemote) {
 	type partial struct {
+		ts          uint32
 		payload     map[uint16][]byte
 		first, last int32
+		seen        time.Time
+		done        time.Time // zero until complete
+		data        []byte
 	}
-	frames := map[uint32]*partial{}
+	var queue []*partial // by timestamp
 	var lastTS uint32
 	emitted := false
 	for {
@@ -133,6 +153,7 @@ func (v *viewer) readTrack(tr *webrtc.TrackRemote) {
 		if err != nil {
 			return
 		}
+		now := time.Now()
 		if emitted && int32(pkt.Timestamp-lastTS) <= 0 {
 			continue // a late or duplicate packet of a finished or abandoned frame
 		}
@@ -141,10 +162,20 @@ func (v *viewer) readTrack(tr *webrtc.TrackRemote) {
 		if err != nil {
 			continue
 		}
-		p := frames[pkt.Timestamp]
+		var p *partial
+		i := 0
+		for ; i < len(queue); i++ {
+			if queue[i].ts == pkt.Timestamp {
+				p = queue[i]
+				break
+			}
+			if int32(queue[i].ts-pkt.Timestamp) > 0 {
+				break
+			}
+		}
 		if p == nil {
-			p = &partial{payload: map[uint16][]byte{}, first: -1, last: -1}
-			frames[pkt.Timestamp] = p
+			p = &partial{ts: pkt.Timestamp, payload: map[uint16][]byte{}, first: -1, last: -1, seen: now}
+			queue = append(queue[:i], append([]*partial{p}, queue[i:]...)...)
 		}
 		p.payload[pkt.SequenceNumber] = bytes.Clone(payload)
 		if d.S == 1 && d.PID == 0 {
@@ -153,27 +184,31 @@ func (v *viewer) readTrack(tr *webrtc.TrackRemote) {
 		if pkt.Marker {
 			p.last = int32(pkt.SequenceNumber)
 		}
-		if p.first < 0 || p.last < 0 {
-			continue
-		}
-		n := uint16(p.last) - uint16(p.first) + 1
-		if int(n) != len(p.payload) {
-			continue
-		}
-		var frame []byte
-		for i := range n {
-			frame = append(frame, p.payload[uint16(p.first)+i]...)
-		}
-		arrived := time.Now()
-		for ts := range frames {
-			if int32(ts-pkt.Timestamp) <= 0 {
-				delete(frames, ts)
+		if p.done.IsZero() && p.first >= 0 && p.last >= 0 {
+			if n := uint16(p.last) - uint16(p.first) + 1; int(n) == len(p.payload) {
+				for j := range n {
+					p.data = append(p.data, p.payload[uint16(p.first)+j]...)
+				}
+				p.done = now
 			}
 		}
-		lastTS, emitted = pkt.Timestamp, true
-		select {
-		case v.frames <- rxFrame{data: frame, key: len(frame) > 0 && frame[0]&1 == 0, arrived: arrived}:
-		default:
+		for len(queue) > 0 {
+			head := queue[0]
+			if head.done.IsZero() {
+				if now.Sub(head.seen) < 200*time.Millisecond {
+					break
+				}
+				queue = queue[1:]
+				lastTS, emitted = head.ts, true
+				_ = v.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}})
+				continue
+			}
+			queue = queue[1:]
+			lastTS, emitted = head.ts, true
+			select {
+			case v.frames <- rxFrame{data: head.data, key: len(head.data) > 0 && head.data[0]&1 == 0, arrived: head.done}:
+			default:
+			}
 		}
 	}
 }

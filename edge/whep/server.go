@@ -40,7 +40,7 @@ type Options struct {
 	BitRate int
 	// KeyFrameInterval is the longest run of frames between key frames. Default 60.
 	KeyFrameInterval int
-	// CPUUsed is the libvpx realtime speed, 1 (slowest) to 16 (fastest). Default 12.
+	// CPUUsed is the libvpx realtime speed, 1 (slowest) to 16 (fastest). Default 16.
 	CPUUsed int
 	// MaxViewers bounds concurrent sessions; more are refused with 503. Default 16.
 	MaxViewers int
@@ -77,12 +77,14 @@ type Server struct {
 
 // session is one viewer.
 type session struct {
-	id   string
-	pc   *webrtc.PeerConnection
-	mu   sync.Mutex
-	dcs  []*webrtc.DataChannel
-	once sync.Once
-	done chan struct{} // closed when the session ends
+	id  string
+	pc  *webrtc.PeerConnection
+	mu  sync.Mutex
+	dcs []*webrtc.DataChannel
+	// rekey sends the follow-up key frame after the viewer connects.
+	rekey *time.Timer
+	once  sync.Once
+	done  chan struct{} // closed when the session ends
 }
 
 // New validates opts and prepares the WebRTC stack; it starts nothing.
@@ -112,7 +114,7 @@ func New(src FrameSource, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("whep: key frame interval %d not in 1..3000", opts.KeyFrameInterval)
 	}
 	if opts.CPUUsed == 0 {
-		opts.CPUUsed = 12
+		opts.CPUUsed = 16
 	}
 	if opts.CPUUsed < 1 || opts.CPUUsed > 16 {
 		return nil, fmt.Errorf("whep: cpu used %d not in 1..16", opts.CPUUsed)
@@ -258,13 +260,22 @@ func (s *Server) newSession(ctx context.Context, offer string) (*session, string
 		ss.mu.Lock()
 		ss.dcs = append(ss.dcs, dc)
 		ss.mu.Unlock()
-		dc.OnOpen(func() { s.keyFrame.Store(true) })
 	})
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		s.log.Debug("viewer state", "session", ss.id, "state", st.String())
 		switch st {
 		case webrtc.PeerConnectionStateConnected:
+			// A key frame now, and another shortly after: Chromium decodes the first key
+			// frame that arrives as the connection comes up but then stalls on the frames
+			// that follow until the next key frame, without sending a PLI (measured with
+			// Chromium 156: a 2 s stall, the whole key-frame interval). The second key
+			// frame, 500 ms later, bounds that stall.
 			s.keyFrame.Store(true)
+			ss.mu.Lock()
+			if ss.rekey == nil {
+				ss.rekey = time.AfterFunc(500*time.Millisecond, func() { s.keyFrame.Store(true) })
+			}
+			ss.mu.Unlock()
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
 			go s.closeSession(ss.id)
 		}
@@ -301,7 +312,6 @@ func (s *Server) newSession(ctx context.Context, offer string) (*session, string
 	n := len(s.sessions)
 	s.mu.Unlock()
 	s.metrics.viewers.Set(float64(n))
-	s.keyFrame.Store(true)
 	go s.readRTCP(ss, sender)
 	s.log.Info("viewer joined", "session", ss.id, "viewers", n)
 	return ss, pc.LocalDescription().SDP, nil
@@ -345,6 +355,11 @@ func (s *Server) closeSession(id string) bool {
 	}
 	s.metrics.viewers.Set(float64(n))
 	ss.once.Do(func() {
+		ss.mu.Lock()
+		if ss.rekey != nil {
+			ss.rekey.Stop()
+		}
+		ss.mu.Unlock()
 		if err := ss.pc.Close(); err != nil {
 			s.log.Debug("close peer connection", "session", id, "err", err)
 		}

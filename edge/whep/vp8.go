@@ -100,7 +100,7 @@ type EncoderConfig struct {
 	// Threads is libvpx's thread count; default 1: VP8's row threads spin-wait on each
 	// other, which costs more than it gains on a small, shared edge box.
 	Threads int
-	// CPUUsed is libvpx's realtime speed: 0 (best quality, slowest) to 16 (fastest). Default 12.
+	// CPUUsed is libvpx's realtime speed: 1 (best quality, slowest) to 16 (fastest). Default 16.
 	CPUUsed int
 }
 
@@ -130,7 +130,7 @@ func NewEncoder(cfg EncoderConfig) (*Encoder, error) {
 		cfg.Threads = 1
 	}
 	if cfg.CPUUsed == 0 {
-		cfg.CPUUsed = 12
+		cfg.CPUUsed = 16
 	}
 	c := (*C.ifc_vp8)(C.calloc(1, C.sizeof_ifc_vp8))
 	if rc := C.ifc_vp8_open(c, C.int(cfg.Width), C.int(cfg.Height), C.int(cfg.BitRate/1000), C.int(cfg.KeyFrameInterval),
