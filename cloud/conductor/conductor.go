@@ -42,11 +42,17 @@
 //     context, which every running RPC and backoff sleep carries: running
 //     nodes end CANCELLED, nodes not started end CANCELLED, the execution
 //     ends CANCELLED. Cancel waits for that end.
-//   - Outputs. Every image-producing node asks its service for a JPEG too
-//     (encode_output) and that JPEG is stored through Files.PutDerived, its
-//     file id in NodeOutputs; with PersistIntermediates false only nodes
-//     without children are persisted. Detections are kept in NodeOutputs.
-//     A failure to persist fails the node.
+//   - Outputs. Every image-producing node's image is stored as a JPEG
+//     through Files.PutDerived, its file id in NodeOutputs; with
+//     PersistIntermediates false only nodes without children are persisted.
+//     A node without children asks its service for the JPEG only
+//     (encode_output + omit_raw). An intermediate node returns its raw image
+//     and the conductor encodes (Deps.EncodeJPEG) and stores it beside the
+//     node's children: the children start as soon as the part returns, and
+//     the node becomes SUCCEEDED once its output is stored, so encoding and
+//     fsyncs stay off the chain's critical path. Detections are kept in
+//     NodeOutputs. A failure to encode or persist fails the node, and so
+//     the execution, even when its children already ran.
 //   - Events. Every state change of a node (QUEUED, RUNNING, SUCCEEDED,
 //     FAILED, SKIPPED, CANCELLED) and of the execution (QUEUED, RUNNING,
 //     terminal) is published with a per-execution seq starting at 1 and
@@ -171,9 +177,12 @@ type Deps struct {
 	Catalog pipeline.Catalog
 	// Parts holds one client per part service, keyed by service name
 	// ("resize", "filter", "detect").
-	Parts  map[string]ifcv1.PartServiceClient
-	Now    func() time.Time
-	Logger *slog.Logger
+	Parts map[string]ifcv1.PartServiceClient
+	// EncodeJPEG encodes a raw node output for persistence (nil: pure Go,
+	// about three times slower than OpenCV's libjpeg).
+	EncodeJPEG func(*ifcv1.Image) (*ifcv1.Image, error)
+	Now        func() time.Time
+	Logger     *slog.Logger
 }
 
 func (c *Config) setDefaults() {

@@ -331,6 +331,58 @@ func TestFailedNodeSkipsDescendants(t *testing.T) {
 	checkEvents(t, h.bus.events(ex.GetExecutionId()), ex)
 }
 
+// TestPersistenceOverlapsChildren checks that a node's children start while
+// its output is still being stored, and that the node is SUCCEEDED (with
+// its file id) only once the store has it.
+func TestPersistenceOverlapsChildren(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.files.beforePut = func(n int) error {
+		if n != 1 {
+			return nil
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for len(h.parts.spans("b")) == 0 {
+			if time.Now().After(deadline) {
+				return errors.New("child never started while the parent's output was being stored")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return nil
+	}
+	id := h.addPipeline(t, "overlap", []string{"a:invert", "b:invert"}, "a>b")
+	ex := h.run(t, id)
+	if ex.GetStatus() != ifcv1.ExecutionStatus_EXECUTION_STATUS_SUCCEEDED {
+		t.Fatalf("status %v: %s", ex.GetStatus(), ex.GetError())
+	}
+	for _, n := range []string{"a", "b"} {
+		if nodeStatus(ex, n).GetOutputs().GetFileId() == "" {
+			t.Errorf("node %s has no persisted output", n)
+		}
+	}
+	checkEvents(t, h.bus.events(ex.GetExecutionId()), ex)
+}
+
+// TestPersistFailureFailsExecution checks that an output the store refused
+// fails its node and the execution, even when children already ran.
+func TestPersistFailureFailsExecution(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.files.beforePut = func(n int) error {
+		if n == 1 {
+			return errors.New("disk full")
+		}
+		return nil
+	}
+	id := h.addPipeline(t, "persistfail", []string{"a:invert", "b:invert"}, "a>b")
+	ex := h.run(t, id)
+	if ex.GetStatus() != ifcv1.ExecutionStatus_EXECUTION_STATUS_FAILED || !strings.Contains(ex.GetError(), "persist output of a") {
+		t.Fatalf("status %v error %q, want FAILED naming the persistence of a", ex.GetStatus(), ex.GetError())
+	}
+	if got := nodeStatus(ex, "a").GetState(); got != failed {
+		t.Errorf("node a = %v, want FAILED", got)
+	}
+	checkEvents(t, h.bus.events(ex.GetExecutionId()), ex)
+}
+
 func TestPersistOnlySinksWhenIntermediatesOff(t *testing.T) {
 	off := false
 	h := newHarness(t, Config{PersistIntermediates: &off})

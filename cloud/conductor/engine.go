@@ -39,6 +39,9 @@ type nodeResult struct {
 	detections []*ifcv1.Detection
 	fileID     string
 	err        error
+	// persist, when set, stores the node's encoded output; the coordinator
+	// runs it beside the node's children (see runGraph).
+	persist func() (fileID string, err error)
 }
 
 type finished struct {
@@ -123,10 +126,54 @@ func (c *Conductor) runGraph(ctx context.Context, g *graphRun) []*nodeResult {
 			ready = append(ready, i)
 		}
 	}
+	released := make([]bool, len(nodes))
+	// release queues the children a node's outputs unblocked, once.
+	release := func(i int) {
+		if released[i] {
+			return
+		}
+		released[i] = true
+		for _, ch := range nodes[i].Children {
+			if pending[ch]--; pending[ch] == 0 && res[ch].state == ifcv1.NodeState_NODE_STATE_QUEUED {
+				ready = append(ready, ch)
+			}
+		}
+	}
 	// handle records a finished node and queues the children it unblocked.
+	// A node whose output still has to be persisted releases its children
+	// at once and stays RUNNING until the store has it: the fsyncs of
+	// intermediates overlap the next nodes instead of lengthening the
+	// chain. A persistence failure then fails the node (and the execution);
+	// children already started keep their own states.
 	handle := func(f finished) {
 		r := res[f.i]
+		if persist := f.r.persist; persist != nil {
+			f.r.persist = nil
+			*r = f.r
+			r.state = ifcv1.NodeState_NODE_STATE_RUNNING
+			release(f.i)
+			out := f.r
+			out.image = nil
+			running++
+			go func(i int) {
+				id, err := persist()
+				if err != nil {
+					out.state, out.err = ifcv1.NodeState_NODE_STATE_FAILED, err
+					if ctx.Err() != nil {
+						out.state, out.err = ifcv1.NodeState_NODE_STATE_CANCELLED, context.Cause(ctx)
+					}
+				}
+				out.fileID = id
+				out.finished = c.now()
+				done <- finished{i, out}
+			}(f.i)
+			return
+		}
+		image := r.image
 		*r = f.r
+		if released[f.i] {
+			r.image = image // children took it already, or will drop it
+		}
 		if r.finished.IsZero() {
 			r.finished = c.now()
 		}
@@ -136,11 +183,7 @@ func (c *Conductor) runGraph(ctx context.Context, g *graphRun) []*nodeResult {
 		g.observe(f.i, r)
 		switch r.state {
 		case ifcv1.NodeState_NODE_STATE_SUCCEEDED:
-			for _, ch := range nodes[f.i].Children {
-				if pending[ch]--; pending[ch] == 0 && res[ch].state == ifcv1.NodeState_NODE_STATE_QUEUED {
-					ready = append(ready, ch)
-				}
-			}
+			release(f.i)
 		case ifcv1.NodeState_NODE_STATE_FAILED:
 			skip(f.i, f.i)
 		}
@@ -234,11 +277,18 @@ func (c *Conductor) runNode(ctx context.Context, g *graphRun, i int, img *ifcv1.
 	if client == nil {
 		return fail(fmt.Errorf("%w: %q", ErrNoService, n.Part.GetService()))
 	}
+	// An intermediate output that is only persisted is encoded by the
+	// conductor beside the next nodes (deferEncode), not by the service on
+	// the chain's critical path; a node nobody reads from returns only its
+	// JPEG (OmitRaw), saving the raw copy and transfer.
+	wantJPEG := n.OutputsImage && g.encode(i)
+	deferEncode := wantJPEG && g.persist(i) && len(n.Children) > 0
 	req := &ifcv1.ProcessRequest{
 		Part:         n.Part.GetId(),
 		Params:       n.Params,
 		Detections:   dets,
-		EncodeOutput: n.OutputsImage && g.encode(i),
+		EncodeOutput: wantJPEG && !deferEncode,
+		OmitRaw:      wantJPEG && len(n.Children) == 0,
 		ExecutionId:  g.executionID,
 		NodeId:       n.ID,
 	}
@@ -280,7 +330,16 @@ func (c *Conductor) runNode(ctx context.Context, g *graphRun, i int, img *ifcv1.
 		r.image = resp.GetEncoded()
 	}
 	r.detections = resp.GetDetections()
-	if n.OutputsImage && g.encode(i) {
+	if deferEncode {
+		raw := r.image
+		r.persist = func() (string, error) {
+			enc, err := c.encodeImage(raw)
+			if err != nil {
+				return "", fmt.Errorf("encode output of %s: %w", n.ID, err)
+			}
+			return c.persistImage(ctx, g, n.ID, enc)
+		}
+	} else if wantJPEG {
 		enc, err := encodedOf(resp)
 		if err != nil {
 			return fail(fmt.Errorf("%s output: %w", n.Part.GetId(), err))
@@ -290,17 +349,34 @@ func (c *Conductor) runNode(ctx context.Context, g *graphRun, i int, img *ifcv1.
 		}
 		r.encoded = enc
 		if g.persist(i) {
-			f, err := c.deps.Files.PutDerived(ctx, enc.GetData(), contentTypeOf(enc.GetFormat()),
-				int(enc.GetWidth()), int(enc.GetHeight()), g.createdBy)
-			if err != nil {
-				return fail(fmt.Errorf("persist output of %s: %w", n.ID, err))
-			}
-			r.fileID = f.FileID
+			r.persist = func() (string, error) { return c.persistImage(ctx, g, n.ID, enc) }
 		}
 	}
 	r.state = ifcv1.NodeState_NODE_STATE_SUCCEEDED
 	r.finished = c.now()
 	return r
+}
+
+// encodeImage JPEG-encodes a raw node output with Deps.EncodeJPEG, or in
+// pure Go when none was given.
+func (c *Conductor) encodeImage(img *ifcv1.Image) (*ifcv1.Image, error) {
+	if isEncoded(img) {
+		return img, nil
+	}
+	if c.deps.EncodeJPEG != nil {
+		return c.deps.EncodeJPEG(img)
+	}
+	return encodeRaw(img)
+}
+
+// persistImage stores a node's encoded output and returns its file id.
+func (c *Conductor) persistImage(ctx context.Context, g *graphRun, nodeID string, enc *ifcv1.Image) (string, error) {
+	f, err := c.deps.Files.PutDerived(ctx, enc.GetData(), contentTypeOf(enc.GetFormat()),
+		int(enc.GetWidth()), int(enc.GetHeight()), g.createdBy)
+	if err != nil {
+		return "", fmt.Errorf("persist output of %s: %w", nodeID, err)
+	}
+	return f.FileID, nil
 }
 
 // firstFailure names the earliest failed node of a run.

@@ -260,6 +260,9 @@ type memFiles struct {
 	store *memStore
 	data  map[string][]byte
 	n     int
+	// beforePut, when set, runs before the n-th (1-based) PutDerived stores
+	// anything; an error fails that put.
+	beforePut func(n int) error
 }
 
 func (f *memFiles) add(id string, data []byte, ct string) {
@@ -284,7 +287,15 @@ func (f *memFiles) Open(ctx context.Context, id string) (io.ReadCloser, metadata
 func (f *memFiles) PutDerived(_ context.Context, data []byte, ct string, w, h int, by string) (metadata.File, error) {
 	f.mu.Lock()
 	f.n++
-	id := fmt.Sprintf("derived-%d", f.n)
+	n, hook := f.n, f.beforePut
+	f.mu.Unlock()
+	if hook != nil {
+		if err := hook(n); err != nil {
+			return metadata.File{}, err
+		}
+	}
+	f.mu.Lock()
+	id := fmt.Sprintf("derived-%d", n)
 	f.data[id] = data
 	f.mu.Unlock()
 	meta := metadata.File{FileID: id, ContentType: ct, Size: int64(len(data)), Width: w, Height: h, CreatedBy: by}

@@ -294,7 +294,9 @@ func (s *Server) process(ctx context.Context, req *ifcv1.ProcessRequest) (*ifcv1
 	if out.Ptr() == nil || out.Empty() {
 		return resp, nil
 	}
-	if in := req.GetImages(); passthrough >= 0 && isRaw(in[passthrough].GetFormat()) {
+	if req.GetOmitRaw() && req.GetEncodeOutput() {
+		// Nobody downstream reads the raw image: skip its copy and transfer.
+	} else if in := req.GetImages(); passthrough >= 0 && isRaw(in[passthrough].GetFormat()) {
 		resp.Image = in[passthrough] // unchanged raw input: no copy
 	} else if resp.Image, err = imageio.ToRaw(out); err != nil {
 		return nil, fmt.Errorf("run %s: output: %w", req.GetPart(), err)

@@ -41,6 +41,7 @@ import (
 	"github.com/imageflowcanvas/ifc/cloud/parts"
 	"github.com/imageflowcanvas/ifc/cloud/parts/detect"
 	"github.com/imageflowcanvas/ifc/cloud/parts/filter"
+	"github.com/imageflowcanvas/ifc/cloud/parts/imageio"
 	"github.com/imageflowcanvas/ifc/cloud/parts/resize"
 	"github.com/imageflowcanvas/ifc/models/infer"
 	ifcv1 "github.com/imageflowcanvas/ifc/proto/ifc/v1"
@@ -135,7 +136,8 @@ func (s *Server) build(logger *slog.Logger, out io.Writer) error {
 	s.conductor, err = conductor.New(conductor.Config{
 		MaxConcurrent: cfg.MaxConcurrent,
 		NodeTimeout:   cfg.NodeTimeout,
-	}, conductor.Deps{Store: meta, Files: fileSvc, Events: bus, Catalog: cat, Parts: clients, Logger: logger})
+	}, conductor.Deps{Store: meta, Files: fileSvc, Events: bus, Catalog: cat, Parts: clients,
+		EncodeJPEG: imageio.EncodeRawJPEG, Logger: logger})
 	if err != nil {
 		return err
 	}

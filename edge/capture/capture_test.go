@@ -432,3 +432,17 @@ func BenchmarkSyntheticFrame(b *testing.B) {
 		DrawMarker(img, uint64(i), time.Now())
 	}
 }
+
+// FuzzOpen feeds arbitrary specs to the parser: it must return a Camera or an error, never panic.
+func FuzzOpen(f *testing.F) {
+	for _, s := range []string{"synthetic:", "synthetic:?width=1280&height=720&fps=30&defect_rate=0.3&seed=1",
+		"v4l2:/dev/video0?width=1280&height=720&fps=30&format=mjpeg", "folder:/tmp", "folder:%2e%2e", "v4l2:/dev/%00", "::", "synthetic:?fps=NaN"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, spec string) {
+		c, err := Open(spec, Options{V4L2Opener: (&fakeDevice{}).open})
+		if err == nil && c.Status().State != StateStarting {
+			t.Fatalf("Open(%q) started something: %+v", spec, c.Status())
+		}
+	})
+}

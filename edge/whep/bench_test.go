@@ -174,7 +174,7 @@ func BenchmarkEncodeVP8YCbCr720p(b *testing.B) {
 	for i, f := range frames {
 		frames[i] = toYCbCr(f)
 	}
-	benchEncode(b, frames, 12)
+	benchEncode(b, frames, 16)
 }
 
 // BenchmarkEncodeVP8Mediadevices720p is mediadevices' own libvpx codec (cpu-used 0, one

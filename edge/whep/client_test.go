@@ -2,11 +2,11 @@ package whep
 
 import (
 	"bytes"
-	"net"
 	"context"
 	"fmt"
 	"image"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"

@@ -1,9 +1,9 @@
 // Package whep serves a camera's live preview over WebRTC using WHEP (WebRTC-HTTP Egress
 // Protocol, draft-ietf-wish-whep, modelled on RFC 9725 for WHIP).
 //
-// One shared VP8 encoder (libvpx through pion/mediadevices) feeds every viewer: frames are
-// encoded once, packetised once and written to one shared track that each viewer's
-// PeerConnection is bound to. The encoder only runs while at least one viewer is connected,
+// One shared VP8 encoder (Debian libvpx through a small cgo wrapper, vp8.go) feeds every
+// viewer: frames are encoded once, packetised once and written to one shared track that
+// each viewer's PeerConnection is bound to. The encoder only runs while at least one viewer is connected,
 // and a new viewer (or an RTCP PLI/FIR from any viewer) forces the next frame to be a key frame.
 //
 // Resources, relative to Options.Path (default "/whep"):
@@ -14,6 +14,13 @@
 //	                     restarts; the answer already carries every candidate (gathering is
 //	                     finished before it is sent), as WHEP allows
 //	OPTIONS /whep[/<id>] 204 with CORS headers and Accept-Post: application/sdp
+//
+// Mount Handler on both the endpoint and its subtree:
+//
+//	mux.Handle("/whep", srv.Handler())
+//	mux.Handle("/whep/", srv.Handler())
+//
+// and run srv.Run(ctx) beside the camera's Run(ctx); Run returning closes every session.
 //
 // Why VP8 and not H.264: a VP8 key frame can be decoded by pure Go (golang.org/x/image/vp8),
 // which lets tests assert on the picture a viewer receives; every browser decodes VP8; and the

@@ -21,9 +21,6 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m,
-		// pion's DTLS/SCTP and net/http keep-alive goroutines wind down asynchronously after Close.
-		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
 		// net/http lingers 500ms after refusing an oversized body.
 		goleak.IgnoreAnyFunction("net/http.(*conn).closeWriteAndWait"),
 	)
@@ -220,6 +217,10 @@ func TestViewersReceiveTheCameraPicture(t *testing.T) {
 	}
 	st := r.srv.Stats()
 	t.Logf("stats: %+v", st)
+
+	// A viewer that vanishes without DELETE is reaped when its connection closes or fails.
+	v2.close()
+	waitFor(t, "the vanished viewer reaped", func() bool { return r.srv.Stats().Viewers == 0 })
 }
 
 func drain(ch chan string) {
@@ -309,4 +310,17 @@ func TestNewValidatesOptions(t *testing.T) {
 	if _, err := New(nil, Options{}); err == nil {
 		t.Error("New(nil source) succeeded")
 	}
+}
+
+// FuzzCheckOffer feeds arbitrary offers to the SDP gate in front of pion: no panics, and
+// only offers with a VP8 video section pass.
+func FuzzCheckOffer(f *testing.F) {
+	f.Add("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=rtpmap:96 VP8/90000\r\n")
+	f.Add("v=0\r\nm=audio 9 RTP/AVP 0\r\n")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, offer string) {
+		if err := checkOffer(offer); err == nil && !strings.Contains(strings.ToUpper(offer), "VP8/90000") {
+			t.Fatalf("offer without VP8 accepted: %q", offer)
+		}
+	})
 }

@@ -25,6 +25,9 @@ from nets import Detector, PreFilter
 
 OPSET = 17
 PRE_SIZE, DET_SIZE, STRIDE = 320, 320, 4
+# The training/val/test images are synthgen JPEG files (quality 95); the Go evaluator
+# (models/eval) reads these keys to feed its test images through the same round trip.
+IMAGE_FORMAT = {"format": "jpg", "jpeg_quality": 95}
 PREPROCESS = {"resize": "letterbox", "interpolation": "area", "pad_value": prep.PAD, "color": "RGB",
               "scale": prep.SCALE, "mean": list(prep.MEAN), "std": list(prep.STD)}
 
@@ -163,7 +166,7 @@ def bundle_prefilter(a, goldens):
         "preprocess": PREPROCESS, "classes": ["ok", "suspect"], "threshold": round(thr, 6),
         "training": {"seed": info["seed"], "train_seed": 1, "val_seed": 2, "train_images": info["train_images"],
                      "val_images": info["val_images"], "generator": "models/synth v1", "image_size": [320, 320],
-                     "defect_rate": 0.5, "epochs": info["epochs"], "crop_epochs": info["crop_epochs"],
+                     "defect_rate": 0.5, **IMAGE_FORMAT, "epochs": info["epochs"], "crop_epochs": info["crop_epochs"],
                      "crop": info["crop"], "full_epochs": info["full_epochs"], "batch": info["batch"], "lr": info["lr"],
                      "bn_recalibration_images": info["bn_recalibration_images"],
                      "parameters": sum(p.numel() for p in net.parameters()),
@@ -246,9 +249,11 @@ def bundle_detector(a, goldens):
         "postprocess": {"type": "centernet", "stride": STRIDE, "nms_iou": 0.5, "max_detections": 50},
         "training": {"seed": info["seed"], "train_seed": 1, "val_seed": 2, "train_images": info["train_images"],
                      "val_images": info["val_images"], "generator": "models/synth v1", "image_size": [320, 320],
-                     "defect_rate": 0.5, "epochs": info["epochs"], "crop_epochs": info["crop_epochs"],
+                     "defect_rate": 0.5, **IMAGE_FORMAT, "epochs": info["epochs"], "crop_epochs": info["crop_epochs"],
                      "crop": info["crop"], "full_epochs": info["full_epochs"], "batch": info["batch"], "lr": info["lr"],
-                     "full_images": info.get("full_images"), "stage1": info.get("stage1"),
+                     "wh_weight": info.get("wh_weight", 1.0), "full_images": info.get("full_images"),
+                     "stage1": info.get("stage1"), "stages": info.get("stages"),
+                     "total_epochs": sum(st["epochs"] for st in info.get("stages", [])) + info["epochs"],
                      "bn_recalibration_images": info["bn_recalibration_images"],
                      "parameters": sum(p.numel() for p in net.parameters()),
                      "train_seconds": info["train_seconds"], "command": "make models (models/train/run.sh)",

@@ -88,10 +88,15 @@ Environment: {fmt_env(t["environment"])}.
 
 def detector_card(m):
     t, x = m["training"], m["metrics"]
-    s1 = t.get("stage1")
-    stages = (f"{t['crop_epochs']} + 1 epochs from random weights at LR {t['lr']} (seed {t['seed']})" if not s1 else
-              f"{s1['crop_epochs']} + 1 epochs from random weights at LR {s1['lr']} (seed {s1['seed']}), then "
-              f"{t['crop_epochs']} + 1 more from that checkpoint at LR {t['lr']} (seed {t['seed']})")
+    runs = list(t.get("stages") or ([t["stage1"]] if t.get("stage1") else [])) + [t]
+
+    def run(i, st):
+        wh = f", size-loss weight {st['wh_weight']:g}" if st.get("wh_weight", 1.0) != 1.0 else ""
+        src = "from random weights" if i == 0 else "more from that checkpoint"
+        return f"{st['crop_epochs']} + {st['full_epochs']} epochs {src} at LR {st['lr']} (seed {st['seed']}{wh})"
+
+    stages = ", then ".join(run(i, st) for i, st in enumerate(runs))
+    nruns = {1: "one run", 2: "two runs", 3: "three runs"}.get(len(runs), f"{len(runs)} runs")
     shortfall = ("" if x["map50"] >= 0.85 else
                  f"- **Below the project's target** of mAP@0.5 ≥ 0.85 on this test split ({x['map50']:.3f}); more\n"
                  "  training epochs (the loss was still falling) are the first thing to try.\n")
@@ -147,13 +152,22 @@ detections decoded exactly as above at the manifest threshold.
 Latency, one core: p50 {x["latency_ms_p50_1thread"]:.2f} ms, p95 {x["latency_ms_p95_1thread"]:.2f} ms
 ({x["measured_with"]}, on the training machine while other jobs shared its two cores).
 
+The same measurement through the Go / ONNX Runtime path, on this split or on any other
+generator seed (the test images go through the JPEG quality-{t.get("jpeg_quality", 95)} round trip the training
+data had, from the manifest's `training.format` / `training.jpeg_quality`):
+
+```
+go build -o /tmp/ifc ./cmd/ifc     # needs IFC_ORT_LIB=<path of libonnxruntime.so> to run
+/tmp/ifc model eval models/detector --seed 99 --n 1000      # also --seed 12345, --seed 777, ...
+```
+
 Reproduce everything (data, training, export, metrics, this card) with:
 
 ```
 make models        # = models/train/run.sh
 ```
 
-Training, in two runs: {stages}. Each run trains on {t["crop"]}×{t["crop"]} crops (mostly around
+Training, in {nruns}: {stages}. Each run trains on {t["crop"]}×{t["crop"]} crops (mostly around
 a defect) of the letterboxed images, then one epoch on {t["full_images"]} whole 320×320 images;
 batch {t["batch"]}, AdamW + one-cycle LR, flips and 90° rotations; focal loss on the heatmap
 (elliptical Gaussian targets), L1 on the log-size (learnt on every cell where an object's

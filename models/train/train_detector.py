@@ -64,12 +64,12 @@ def focal(hm_logit, t_hm):
     return -(lpos + lneg) / npos
 
 
-def loss_fn(hm_logit, reg, t_hm, t_reg, t_mask, t_wgt):
+def loss_fn(hm_logit, reg, t_hm, t_reg, t_mask, t_wgt, wh_weight=1.0):
     npos = t_hm.eq(1).float().sum().clamp(min=1)
     lhm = focal(hm_logit, t_hm)
     lwh = (torch.abs(reg[:, 0:2] - t_reg[:, 0:2]) * t_wgt).sum() / t_wgt.sum().clamp(min=1)
     loff = (torch.abs(torch.sigmoid(reg[:, 2:4]) - t_reg[:, 2:4]) * t_mask).sum() / npos
-    return lhm + lwh + loff, (lhm.item(), lwh.item(), loff.item())
+    return lhm + wh_weight * lwh + loff, (lhm.item(), lwh.item(), loff.item())
 
 
 def crop_batch(images, boxes, idx, crop, rng):
@@ -146,6 +146,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="use only the first N training images")
+    ap.add_argument("--wh-weight", type=float, default=1.0, help="weight of the size (log w, log h) loss")
     ap.add_argument("--init", help="start from this checkpoint (second stage) instead of random weights")
     a = ap.parse_args()
 
@@ -184,7 +185,7 @@ def main():
             x, bxs = crop_batch(images, boxes, perm[s * bs:(s + 1) * bs], crop, rng)
             t_hm, t_reg, t_mask, t_wgt = targets(bxs, crop)
             hm, reg = model.raw(x)
-            loss, parts = loss_fn(hm, reg, t_hm, t_reg, t_mask, t_wgt)
+            loss, parts = loss_fn(hm, reg, t_hm, t_reg, t_mask, t_wgt, a.wh_weight)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -204,11 +205,22 @@ def main():
     best = max(v[0] for v in res.values())
     thr = max(t for t, v in res.items() if v[0] >= best - 0.01)
     info = {"train_seconds": round(train_s), "epochs": epochs, "crop_epochs": a.epochs, "crop": a.crop,
-            "full_epochs": a.full_epochs, "batch": a.batch, "lr": a.lr, "seed": a.seed, "train_images": n,
+            "full_epochs": a.full_epochs, "batch": a.batch, "lr": a.lr, "wh_weight": a.wh_weight, "seed": a.seed, "train_images": n,
             "val_images": len(vimages), "threshold": thr, "val_map50": res[thr][0], "val_ap50": res[thr][1]}
     if stage1 is not None:
-        info["stage1"] = {k: stage1[k] for k in ("train_seconds", "epochs", "crop_epochs", "crop", "full_epochs",
-                                                 "full_images", "lr", "seed") if k in stage1}
+        # The checkpoint this run started from, and the stages before it (oldest first).
+        keys = ("train_seconds", "epochs", "crop_epochs", "crop", "full_epochs", "full_images", "lr", "wh_weight", "seed")
+        prev = {k: stage1[k] for k in keys if k in stage1}
+        if "stages" in stage1:
+            earlier = stage1["stages"]
+        elif "stage1" in stage1:
+            earlier = [stage1["stage1"]]
+        else:
+            earlier = []
+        if earlier:  # train_seconds of a later stage's json is cumulative; keep each stage's own time
+            prev["train_seconds"] = stage1["train_seconds"] - sum(s["train_seconds"] for s in earlier)
+        info["stages"] = earlier + [prev]
+        info["stage1"] = info["stages"][0]
         info["train_seconds"] += stage1["train_seconds"]
     info["full_images"] = min(n, a.full_images)
     with open(a.out + ".json", "w") as f:

@@ -188,3 +188,14 @@ func formatName(f ifcv1.ImageFormat) string {
 	}
 	return f.String()
 }
+
+// EncodeRawJPEG JPEG-encodes a raw image message (the conductor uses it to
+// persist intermediate outputs with OpenCV's encoder).
+func EncodeRawJPEG(img *ifcv1.Image) (*ifcv1.Image, error) {
+	m, err := Decode(img, DefaultLimits)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	return EncodeJPEG(m, DefaultJPEGQuality)
+}

@@ -520,9 +520,12 @@ type ProcessRequest struct {
 	Detections []*Detection           `protobuf:"bytes,4,rep,name=detections,proto3" json:"detections,omitempty"`
 	// encode_output asks the service to also return the output image JPEG-encoded
 	// (for persistence), besides the raw image for the next node.
-	EncodeOutput  bool   `protobuf:"varint,5,opt,name=encode_output,json=encodeOutput,proto3" json:"encode_output,omitempty"`
-	ExecutionId   string `protobuf:"bytes,6,opt,name=execution_id,json=executionId,proto3" json:"execution_id,omitempty"`
-	NodeId        string `protobuf:"bytes,7,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	EncodeOutput bool   `protobuf:"varint,5,opt,name=encode_output,json=encodeOutput,proto3" json:"encode_output,omitempty"`
+	ExecutionId  string `protobuf:"bytes,6,opt,name=execution_id,json=executionId,proto3" json:"execution_id,omitempty"`
+	NodeId       string `protobuf:"bytes,7,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// omit_raw (with encode_output) asks for the JPEG only: the conductor sets
+	// it for nodes whose output no other node reads.
+	OmitRaw       bool `protobuf:"varint,8,opt,name=omit_raw,json=omitRaw,proto3" json:"omit_raw,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -604,6 +607,13 @@ func (x *ProcessRequest) GetNodeId() string {
 		return x.NodeId
 	}
 	return ""
+}
+
+func (x *ProcessRequest) GetOmitRaw() bool {
+	if x != nil {
+		return x.OmitRaw
+	}
+	return false
 }
 
 // ProcessResponse is the output of one part.
@@ -697,7 +707,7 @@ const file_ifc_v1_parts_proto_rawDesc = "" +
 	"\bclass_id\x18\x04 \x01(\x05R\aclassId\"\x12\n" +
 	"\x10ListPartsRequest\"A\n" +
 	"\x11ListPartsResponse\x12,\n" +
-	"\x05parts\x18\x01 \x03(\v2\x16.ifc.v1.PartDescriptorR\x05parts\"\x90\x02\n" +
+	"\x05parts\x18\x01 \x03(\v2\x16.ifc.v1.PartDescriptorR\x05parts\"\xab\x02\n" +
 	"\x0eProcessRequest\x12\x12\n" +
 	"\x04part\x18\x01 \x01(\tR\x04part\x12/\n" +
 	"\x06params\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x06params\x12%\n" +
@@ -707,7 +717,8 @@ const file_ifc_v1_parts_proto_rawDesc = "" +
 	"detections\x12#\n" +
 	"\rencode_output\x18\x05 \x01(\bR\fencodeOutput\x12!\n" +
 	"\fexecution_id\x18\x06 \x01(\tR\vexecutionId\x12\x17\n" +
-	"\anode_id\x18\a \x01(\tR\x06nodeId\"\x92\x01\n" +
+	"\anode_id\x18\a \x01(\tR\x06nodeId\x12\x19\n" +
+	"\bomit_raw\x18\b \x01(\bR\aomitRaw\"\x92\x01\n" +
 	"\x0fProcessResponse\x12#\n" +
 	"\x05image\x18\x01 \x01(\v2\r.ifc.v1.ImageR\x05image\x12'\n" +
 	"\aencoded\x18\x02 \x01(\v2\r.ifc.v1.ImageR\aencoded\x121\n" +
