@@ -6,6 +6,7 @@ SHELL := bash
 
 export IFC_CACHE ?= $(HOME)/.cache/ifc
 export IFC_ORT_LIB ?= $(IFC_CACHE)/ort/1.30.0/package/bin/napi-v6/linux/x64/libonnxruntime.so.1
+export IFC_NODE_PATH ?= $(IFC_CACHE)/node/node_modules
 export PATH := $(IFC_CACHE)/bin:$(PATH)
 IFC_BIN := $(IFC_CACHE)/build/ifc
 DATA_DIR ?= $(IFC_CACHE)/all-in-one
