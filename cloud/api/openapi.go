@@ -3,82 +3,41 @@ package api
 import (
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"sort"
 	"strconv"
-	"strings"
-)
 
-var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)
+	"github.com/imageflowcanvas/ifc/internal/openapi"
+)
 
 // openAPIDocument builds the OpenAPI 3.1 document from the route table.
 func (s *Server) openAPIDocument() map[string]any {
 	paths := map[string]any{}
+	problem := contentOf(map[string]string{"application/problem+json": "Problem"})
 	for _, rt := range s.routes {
-		item, _ := paths[rt.Pattern].(map[string]any)
-		if item == nil {
-			item = map[string]any{}
-			paths[rt.Pattern] = item
-		}
-		op := map[string]any{
-			"operationId": rt.OperationID,
-			"summary":     rt.Summary,
-			"tags":        []string{rt.Tag},
-		}
-		if rt.Perm == "" {
-			op["security"] = []any{}
-		} else {
-			op["x-permission"] = string(rt.Perm)
-		}
-		var params []any
-		for _, m := range pathParam.FindAllStringSubmatch(rt.Pattern, -1) {
-			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
-		}
-		for _, q := range rt.Query {
-			sch := map[string]any{"type": q.Type}
-			if q.Type == "date-time" {
-				sch = map[string]any{"type": "string", "format": "date-time"}
-			}
-			if len(q.Enum) > 0 {
-				sch["enum"] = q.Enum
-			}
-			params = append(params, map[string]any{"name": q.Name, "in": "query", "required": false, "description": q.Description, "schema": sch})
-		}
-		if len(params) > 0 {
-			op["parameters"] = params
-		}
+		op := openapi.Operation{Method: rt.Method, Pattern: rt.Pattern, OperationID: rt.OperationID, Summary: rt.Summary, Tag: rt.Tag, Query: rt.Query}
 		if rt.Body != nil {
-			op["requestBody"] = map[string]any{"required": true, "content": contentOf(rt.Body.Content)}
+			op.Body = contentOf(rt.Body.Content)
 		}
-		resps := map[string]any{}
 		for _, r := range rt.Responses {
-			rj := map[string]any{"description": r.Description}
-			if len(r.Content) > 0 {
-				rj["content"] = contentOf(r.Content)
-			}
-			if len(r.Headers) > 0 {
-				h := map[string]any{}
-				for _, name := range r.Headers {
-					h[name] = map[string]any{"schema": map[string]any{"type": "string"}}
-				}
-				rj["headers"] = h
-			}
-			resps[strconv.Itoa(r.Code)] = rj
+			op.Responses = append(op.Responses, openapi.Response{Code: r.Code, Description: r.Description, Content: contentOf(r.Content), Headers: r.Headers})
 		}
-		if rt.Perm != "" {
+		o := openapi.Add(paths, op)
+		resps := o["responses"].(map[string]any)
+		if rt.Perm == "" {
+			o["security"] = []any{}
+		} else {
+			o["x-permission"] = string(rt.Perm)
 			for _, c := range []int{401, 403} {
-				resps[strconv.Itoa(c)] = map[string]any{"description": http.StatusText(c), "content": contentOf(map[string]string{"application/problem+json": "Problem"})}
+				resps[strconv.Itoa(c)] = map[string]any{"description": http.StatusText(c), "content": problem}
 			}
 		}
 		if rr, ok := resps["429"].(map[string]any); ok {
 			rr["headers"] = map[string]any{"Retry-After": map[string]any{"schema": map[string]any{"type": "integer"}}}
 		}
-		resps["default"] = map[string]any{"description": "error", "content": contentOf(map[string]string{"application/problem+json": "Problem"})}
-		op["responses"] = resps
-		item[strings.ToLower(rt.Method)] = op
+		resps["default"] = map[string]any{"description": "error", "content": problem}
 	}
 	return map[string]any{
-		"openapi": "3.1.0",
+		"openapi": openapi.Version,
 		"info": map[string]any{
 			"title":       "ImageFlowCanvas API",
 			"version":     "1.0.0",
@@ -108,7 +67,7 @@ func contentOf(m map[string]string) map[string]any {
 	return out
 }
 
-func ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
+func ref(name string) map[string]any { return openapi.Ref(name) }
 
 func obj(required []string, props map[string]any) map[string]any {
 	o := map[string]any{"type": "object", "properties": props}

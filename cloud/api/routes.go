@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/imageflowcanvas/ifc/cloud/auth"
+	"github.com/imageflowcanvas/ifc/internal/openapi"
 )
 
 // route is one HTTP endpoint: the mux registration, its permission and its
@@ -24,10 +25,7 @@ type route struct {
 	handler     http.HandlerFunc
 }
 
-type queryParam struct {
-	Name, Type, Description string
-	Enum                    []string
-}
+type queryParam = openapi.Param
 
 type bodySpec struct {
 	Content map[string]string // media type → schema name ("" = binary/any)

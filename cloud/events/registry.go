@@ -4,10 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"sort"
 	"strings"
-	"sync"
+
+	"github.com/imageflowcanvas/ifc/internal/registry"
 )
 
 // ErrClosed is returned by Publish and Subscribe after Close.
@@ -17,26 +16,12 @@ var ErrClosed = errors.New("event bus closed")
 // "nats://a:4222,nats://b:4222") whose scheme it was registered for.
 type Opener func(rawURL string, logger *slog.Logger) (Bus, error)
 
-var (
-	registryMu sync.RWMutex
-	registry   = map[string]Opener{}
-)
+var openers = registry.New[Opener]("events")
 
 // Register makes an implementation available to Open under scheme (for
 // example "nats" or "kafka"); implementations call it from init.
 // Registering a scheme twice panics.
-func Register(scheme string, o Opener) {
-	scheme = strings.ToLower(scheme)
-	if scheme == "" || o == nil {
-		panic("events: Register with empty scheme or nil opener")
-	}
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if _, dup := registry[scheme]; dup {
-		panic("events: Register called twice for scheme " + scheme)
-	}
-	registry[scheme] = o
-}
+func Register(scheme string, o Opener) { openers.Register(scheme, o) }
 
 // Open connects to the bus named by rawURL, e.g. "nats://127.0.0.1:4222".
 // The implementation's package must be imported (for nats://,
@@ -45,16 +30,9 @@ func Register(scheme string, o Opener) {
 // in process.
 func Open(rawURL string, logger *slog.Logger) (Bus, error) {
 	first, _, _ := strings.Cut(rawURL, ",")
-	u, err := url.Parse(strings.TrimSpace(first))
+	u, o, err := openers.Lookup(strings.TrimSpace(first))
 	if err != nil {
-		return nil, fmt.Errorf("open event bus: parse url: %w", err)
-	}
-	scheme := strings.ToLower(u.Scheme)
-	registryMu.RLock()
-	o, ok := registry[scheme]
-	registryMu.RUnlock()
-	if !ok {
-		return nil, fmt.Errorf("open event bus: no implementation registered for scheme %q (known: %s)", u.Scheme, strings.Join(Schemes(), ", "))
+		return nil, fmt.Errorf("open event bus: %w", err)
 	}
 	if logger == nil {
 		logger = slog.Default()
@@ -67,13 +45,4 @@ func Open(rawURL string, logger *slog.Logger) (Bus, error) {
 }
 
 // Schemes lists the registered schemes, sorted.
-func Schemes() []string {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	out := make([]string, 0, len(registry))
-	for s := range registry {
-		out = append(out, s)
-	}
-	sort.Strings(out)
-	return out
-}
+func Schemes() []string { return openers.Schemes() }

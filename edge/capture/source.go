@@ -8,9 +8,9 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
-	"sync"
 	"time"
 
+	"github.com/imageflowcanvas/ifc/internal/registry"
 	"github.com/imageflowcanvas/ifc/models/synth"
 )
 
@@ -53,32 +53,13 @@ type Stream interface {
 // Factory builds a Source from a parsed spec; opts carries injected dependencies.
 type Factory func(u *url.URL, opts Options) (Source, error)
 
-var (
-	registryMu sync.RWMutex
-	registry   = map[string]Factory{}
-)
+var factories = registry.New[Factory]("capture")
 
 // Register makes a source available under scheme; it panics on a duplicate, like database/sql.
-func Register(scheme string, f Factory) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if _, dup := registry[scheme]; dup {
-		panic("capture: duplicate source scheme " + scheme)
-	}
-	registry[scheme] = f
-}
+func Register(scheme string, f Factory) { factories.Register(scheme, f) }
 
 // Schemes lists the registered source schemes, sorted.
-func Schemes() []string {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	out := make([]string, 0, len(registry))
-	for s := range registry {
-		out = append(out, s)
-	}
-	sort.Strings(out)
-	return out
-}
+func Schemes() []string { return factories.Schemes() }
 
 func init() {
 	Register("synthetic", newSynthetic)
@@ -95,9 +76,7 @@ func parseSpec(spec string) (*url.URL, Factory, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %q: %v", ErrBadSpec, spec, err)
 	}
-	registryMu.RLock()
-	f, ok := registry[u.Scheme]
-	registryMu.RUnlock()
+	f, ok := factories.Get(u.Scheme)
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: %q: unknown scheme %q (want one of %v)", ErrBadSpec, spec, u.Scheme, Schemes())
 	}

@@ -2,66 +2,32 @@ package inspect
 
 import (
 	"reflect"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
-)
 
-var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)
+	"github.com/imageflowcanvas/ifc/internal/openapi"
+)
 
 // OpenAPI returns the OpenAPI 3.1 document of the local API, built from the
 // route table that registers the handlers and from the Go types of the bodies.
 func (s *Server) OpenAPI() map[string]any {
 	paths := map[string]any{}
 	for _, rt := range s.routes {
-		item, _ := paths[rt.Pattern].(map[string]any)
-		if item == nil {
-			item = map[string]any{}
-			paths[rt.Pattern] = item
-		}
-		op := map[string]any{"operationId": rt.OperationID, "summary": rt.Summary, "tags": []string{rt.Tag}}
-		var params []any
-		for _, m := range pathParam.FindAllStringSubmatch(rt.Pattern, -1) {
-			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
-		}
-		for _, q := range rt.Query {
-			sch := map[string]any{"type": q.Type}
-			if len(q.Enum) > 0 {
-				sch["enum"] = q.Enum
-			}
-			params = append(params, map[string]any{"name": q.Name, "in": "query", "required": false, "description": q.Description, "schema": sch})
-		}
-		if len(params) > 0 {
-			op["parameters"] = params
-		}
+		op := openapi.Operation{Method: rt.Method, Pattern: rt.Pattern, OperationID: rt.OperationID, Summary: rt.Summary, Tag: rt.Tag, Query: rt.Query}
 		if rt.Body != nil {
-			op["requestBody"] = map[string]any{"required": !rt.Body.Optional, "content": contentOf(rt.Body.Content)}
+			op.Body, op.BodyOptional = contentOf(rt.Body.Content), rt.Body.Optional
 		}
-		resps := map[string]any{}
 		for _, r := range rt.Responses {
-			rj := map[string]any{"description": r.Description}
-			if len(r.Content) > 0 {
-				rj["content"] = contentOf(r.Content)
-			}
-			if len(r.Headers) > 0 {
-				h := map[string]any{}
-				for _, name := range r.Headers {
-					h[name] = map[string]any{"schema": map[string]any{"type": "string"}}
-				}
-				rj["headers"] = h
-			}
-			resps[strconv.Itoa(r.Code)] = rj
+			op.Responses = append(op.Responses, openapi.Response{Code: r.Code, Description: r.Description, Content: contentOf(r.Content), Headers: r.Headers})
 		}
-		op["responses"] = resps
-		item[strings.ToLower(rt.Method)] = op
+		openapi.Add(paths, op)
 	}
 	schemas := map[string]any{}
 	for _, v := range schemaTypes {
 		schemas[typeName(v)] = schemaOf(reflect.TypeOf(v), true)
 	}
 	return map[string]any{
-		"openapi": "3.1.0",
+		"openapi": openapi.Version,
 		"info": map[string]any{
 			"title":   "ImageFlowCanvas edge agent — local inspection API",
 			"version": "1",
@@ -81,7 +47,7 @@ func contentOf(c map[string]any) map[string]any {
 	for mt, v := range c {
 		switch {
 		case v != nil:
-			out[mt] = map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + typeName(v)}}
+			out[mt] = map[string]any{"schema": openapi.Ref(typeName(v))}
 		case strings.HasPrefix(mt, "image/"):
 			out[mt] = map[string]any{"schema": map[string]any{"type": "string", "contentMediaType": mt}}
 		default:
@@ -105,7 +71,7 @@ func schemaOf(t reflect.Type, top bool) map[string]any {
 	case t == timeType:
 		s = map[string]any{"type": "string", "format": "date-time"}
 	case t.Kind() == reflect.Struct && !top:
-		ref := map[string]any{"$ref": "#/components/schemas/" + t.Name()}
+		ref := openapi.Ref(t.Name())
 		if nullable {
 			return map[string]any{"oneOf": []any{ref, map[string]any{"type": "null"}}}
 		}

@@ -3,6 +3,8 @@ package inspect
 import (
 	"net/http"
 	"reflect"
+
+	"github.com/imageflowcanvas/ifc/internal/openapi"
 )
 
 // route is one endpoint: its mux registration and its OpenAPI description
@@ -19,10 +21,7 @@ type route struct {
 	handler     http.HandlerFunc
 }
 
-type queryParam struct {
-	Name, Type, Description string
-	Enum                    []string
-}
+type queryParam = openapi.Param
 
 type body struct {
 	Content  map[string]any // media type → Go value whose type is the schema (nil = binary)

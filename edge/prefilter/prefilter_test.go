@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -34,17 +33,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 func copyBundle(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
-	err := fs.WalkDir(embedded.FS, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(embedded.FS, p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, p), b, 0o644)
-	})
-	if err != nil {
+	if err := os.CopyFS(dir, embedded.FS); err != nil {
 		t.Fatal(err)
 	}
 	return dir

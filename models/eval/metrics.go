@@ -25,25 +25,15 @@ import (
 	"time"
 
 	"github.com/imageflowcanvas/ifc/models/bundle"
+	"github.com/imageflowcanvas/ifc/models/infer"
 )
 
 // Box is an axis-aligned box: top-left corner, width and height, in pixels.
 type Box = bundle.Box
 
-// IoU is the intersection over union of two boxes (0 when either is empty).
-func IoU(a, b Box) float64 {
-	ix := math.Min(a.X+a.W, b.X+b.W) - math.Max(a.X, b.X)
-	iy := math.Min(a.Y+a.H, b.Y+b.H) - math.Max(a.Y, b.Y)
-	if ix <= 0 || iy <= 0 {
-		return 0
-	}
-	inter := ix * iy
-	union := a.W*a.H + b.W*b.H - inter
-	if union <= 0 {
-		return 0
-	}
-	return inter / union
-}
+// IoU is the intersection over union of two boxes (0 when either is empty); it is
+// infer.IoU, the overlap the detector's NMS uses, so evaluation and inference agree.
+func IoU(a, b Box) float64 { return infer.IoU(a, b) }
 
 // ErrOneClass means AUROC is undefined: the labels hold no positive or no negative.
 var ErrOneClass = errors.New("AUROC needs both positive and negative examples")
