@@ -92,11 +92,11 @@ def detector_card(m):
 
     def run(i, st):
         wh = f", size-loss weight {st['wh_weight']:g}" if st.get("wh_weight", 1.0) != 1.0 else ""
-        src = "from random weights" if i == 0 else "more from that checkpoint"
-        return f"{st['crop_epochs']} + {st['full_epochs']} epochs {src} at LR {st['lr']} (seed {st['seed']}{wh})"
+        src = "epochs from random weights" if i == 0 else "more epochs from that checkpoint"
+        return f"{st['crop_epochs']} + {st['full_epochs']} {src} at LR {st['lr']} (seed {st['seed']}{wh})"
 
     stages = ", then ".join(run(i, st) for i, st in enumerate(runs))
-    nruns = {1: "one run", 2: "two runs", 3: "three runs"}.get(len(runs), f"{len(runs)} runs")
+    nruns = {1: "one run", 2: "two runs", 3: "three runs", 4: "four runs"}.get(len(runs), f"{len(runs)} runs")
     shortfall = ("" if x["map50"] >= 0.85 else
                  f"- **Below the project's target** of mAP@0.5 ≥ 0.85 on this test split ({x['map50']:.3f}); more\n"
                  "  training epochs (the loss was still falling) are the first thing to try.\n")

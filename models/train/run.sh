@@ -25,7 +25,8 @@ TRAIN_N=8000 VAL_N=1000 TEST_N=1000 SIZE=320 DEFECT_RATE=0.5
 PRE_EPOCHS=6 PRE_CROP=160 PRE_FULL_IMAGES=1500
 DET_EPOCHS=12 DET_CROP=192 DET_FULL_IMAGES=2000 # stage 1, from random weights
 DET2_EPOCHS=7 DET2_LR=0.001                      # stage 2, from stage 1
-DET3_EPOCHS=6 DET3_LR=0.0005 DET3_WH=1           # stage 3, from stage 2 (DET3_WH: size-loss weight)
+DET3_EPOCHS=6 DET3_LR=0.0005 DET3_WH=2           # stage 3, from stage 2 (DET3_WH: size-loss weight)
+DET4_EPOCHS=3 DET4_LR=0.00025                    # stage 4, from stage 3 (same size-loss weight)
 
 mkdir -p "$DATA" "$CACHE" "$WORK" "$LOGS"
 cd "$ROOT"
@@ -83,9 +84,10 @@ train() { # name args (for the detector the args only label the stamp; its stage
 	stage "train $name (log: $LOGS/train_$name.log)"
 	rm -f "$WORK/$name.stamp"
 	if [ "$name" = detector ]; then
-		# Three stages, as separate runs: 12 epochs from random weights, then 7 more from
-		# that checkpoint at a lower learning rate with a new seed, then 6 more from that
-		# one at a lower learning rate again (each run: crop epochs + 1 whole-image epoch).
+		# Four stages, as separate runs, each from the previous checkpoint with a new seed
+		# and a fresh one-cycle schedule at a lower learning rate: 12 epochs from random
+		# weights, then 7, then 6 and 3 more with the size loss weighted 2 (each run: crop
+		# epochs + 1 whole-image epoch).
 		(cd "$TRAIN" && OMP_NUM_THREADS=1 "$PY" train_detector.py --data "$DATA" --cache "$CACHE" \
 			--out "$WORK/detector_stage1.pt" --threads 1 --epochs "$DET_EPOCHS" --crop "$DET_CROP" --full-epochs 1 \
 			--full-images "$DET_FULL_IMAGES" >"$LOGS/train_detector_stage1.log" 2>&1)
@@ -94,8 +96,12 @@ train() { # name args (for the detector the args only label the stamp; its stage
 			--crop "$DET_CROP" --full-epochs 1 --full-images "$DET_FULL_IMAGES" --lr "$DET2_LR" --seed 2 \
 			>"$LOGS/train_detector_stage2.log" 2>&1)
 		(cd "$TRAIN" && OMP_NUM_THREADS=1 "$PY" train_detector.py --data "$DATA" --cache "$CACHE" \
-			--out "$WORK/detector.pt" --init "$WORK/detector_stage2.pt" --threads 1 --epochs "$DET3_EPOCHS" \
+			--out "$WORK/detector_stage3.pt" --init "$WORK/detector_stage2.pt" --threads 1 --epochs "$DET3_EPOCHS" \
 			--crop "$DET_CROP" --full-epochs 1 --full-images "$DET_FULL_IMAGES" --lr "$DET3_LR" --seed 3 \
+			--wh-weight "$DET3_WH" >"$LOGS/train_detector_stage3.log" 2>&1)
+		(cd "$TRAIN" && OMP_NUM_THREADS=1 "$PY" train_detector.py --data "$DATA" --cache "$CACHE" \
+			--out "$WORK/detector.pt" --init "$WORK/detector_stage3.pt" --threads 1 --epochs "$DET4_EPOCHS" \
+			--crop "$DET_CROP" --full-epochs 1 --full-images "$DET_FULL_IMAGES" --lr "$DET4_LR" --seed 4 \
 			--wh-weight "$DET3_WH" >"$LOGS/train_detector.log" 2>&1)
 	else
 		(cd "$TRAIN" && OMP_NUM_THREADS=1 "$PY" "train_$name.py" --data "$DATA" --cache "$CACHE" --out "$WORK/$name.pt" \
@@ -120,7 +126,7 @@ for size in (320,):
 trap 'kill $(jobs -p) 2>/dev/null || true' EXIT # a failed training stops the other one
 train prefilter --epochs "$PRE_EPOCHS" --crop "$PRE_CROP" --full-epochs 1 --full-images "$PRE_FULL_IMAGES" &
 pre=$!
-train detector "stage1 $DET_EPOCHS $DET_CROP $DET_FULL_IMAGES stage2 $DET2_EPOCHS $DET2_LR stage3 $DET3_EPOCHS $DET3_LR $DET3_WH" &
+train detector "stage1 $DET_EPOCHS $DET_CROP $DET_FULL_IMAGES stage2 $DET2_EPOCHS $DET2_LR stage3 $DET3_EPOCHS $DET3_LR $DET3_WH stage4 $DET4_EPOCHS $DET4_LR" &
 det=$!
 wait "$pre"
 wait "$det"
