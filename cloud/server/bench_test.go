@@ -58,6 +58,25 @@ func BenchmarkStandardPipeline(b *testing.B) {
 		b.Run(fmt.Sprintf("grpc/c%d", c), func(b *testing.B) { runConcurrent(b, c, grpcExec) })
 	}
 	b.Run("floor/c1", func(b *testing.B) { benchFloor(b, img) })
+
+	// The same gRPC path with only the sink's output persisted, to separate
+	// the cost of persisting intermediates from the RPC path's own.
+	b.Run("grpc-sinks-only/c1", func(b *testing.B) {
+		h2 := startAllInOne(b, func(c *Config) { c.PersistIntermediates = false })
+		file2 := h2.upload("part.jpg", img)
+		pipe2 := h2.createStandardPipeline()
+		client2, ctx2 := grpcConn(b, h2)
+		runConcurrent(b, 1, func() error {
+			resp, err := client2.Execute(ctx2, &ifcv1.ExecuteRequest{PipelineId: pipe2, Input: &ifcv1.ExecuteRequest_FileId{FileId: file2}})
+			if err != nil {
+				return err
+			}
+			if st := resp.GetExecution().GetStatus(); st != ifcv1.ExecutionStatus_EXECUTION_STATUS_SUCCEEDED {
+				return fmt.Errorf("status %v", st)
+			}
+			return nil
+		})
+	})
 }
 
 // runConcurrent runs b.N calls of fn from c goroutines and reports latency

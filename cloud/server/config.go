@@ -27,36 +27,40 @@ var Services = []string{"resize", "filter", "detect"}
 // a YAML file and IFC_* environment variables overlay them (see
 // internal/confload); flags overlay those.
 type Config struct {
-	DataDir        string        `yaml:"data_dir"`
-	HTTPAddr       string        `yaml:"http_addr"`
-	GRPCAddr       string        `yaml:"grpc_addr"`
-	MetadataURL    string        `yaml:"metadata_url"`   // default sqlite://<data_dir>/ifc.db
-	ObjectsURL     string        `yaml:"objects_url"`    // default file://<data_dir>/objects
-	EventsURL      string        `yaml:"events_url"`     // "embedded" (default) or nats://host:port
-	Parts          []string      `yaml:"parts"`          // worker: services to host
-	PartEndpoints  []string      `yaml:"part_endpoints"` // api: service=host:port for each service
-	MaxConcurrent  int           `yaml:"max_concurrent"` // admission limit on running executions
-	NodeTimeout    time.Duration `yaml:"node_timeout"`
-	MaxUploadBytes int64         `yaml:"max_upload_bytes"`
-	AdminPassword  string        `yaml:"admin_password"` // first start only; generated and printed when empty
-	TokenTTL       time.Duration `yaml:"token_ttl"`
-	TokenKeyFile   string        `yaml:"token_key_file"` // HS256 key shared by API replicas; default <data_dir>/token.key, created at first start
-	LogLevel       string        `yaml:"log_level"`      // debug|info|warn|error
+	DataDir       string        `yaml:"data_dir"`
+	HTTPAddr      string        `yaml:"http_addr"`
+	GRPCAddr      string        `yaml:"grpc_addr"`
+	MetadataURL   string        `yaml:"metadata_url"`   // default sqlite://<data_dir>/ifc.db
+	ObjectsURL    string        `yaml:"objects_url"`    // default file://<data_dir>/objects
+	EventsURL     string        `yaml:"events_url"`     // "embedded" (default) or nats://host:port
+	Parts         []string      `yaml:"parts"`          // worker: services to host
+	PartEndpoints []string      `yaml:"part_endpoints"` // api: service=host:port for each service
+	MaxConcurrent int           `yaml:"max_concurrent"` // admission limit on running executions
+	NodeTimeout   time.Duration `yaml:"node_timeout"`
+	// PersistIntermediates stores every node's image, not only the sinks'
+	// (default true: the audit trail shows each step).
+	PersistIntermediates bool          `yaml:"persist_intermediates"`
+	MaxUploadBytes       int64         `yaml:"max_upload_bytes"`
+	AdminPassword        string        `yaml:"admin_password"` // first start only; generated and printed when empty
+	TokenTTL             time.Duration `yaml:"token_ttl"`
+	TokenKeyFile         string        `yaml:"token_key_file"` // HS256 key shared by API replicas; default <data_dir>/token.key, created at first start
+	LogLevel             string        `yaml:"log_level"`      // debug|info|warn|error
 }
 
 // DefaultConfig returns the embedded defaults.
 func DefaultConfig() Config {
 	return Config{
-		DataDir:        defaultDataDir(),
-		HTTPAddr:       "127.0.0.1:8080",
-		GRPCAddr:       "127.0.0.1:9090",
-		EventsURL:      "embedded",
-		Parts:          append([]string(nil), Services...),
-		MaxConcurrent:  128,
-		NodeTimeout:    10 * time.Second,
-		MaxUploadBytes: 32 << 20,
-		TokenTTL:       15 * time.Minute,
-		LogLevel:       "info",
+		DataDir:              defaultDataDir(),
+		HTTPAddr:             "127.0.0.1:8080",
+		GRPCAddr:             "127.0.0.1:9090",
+		EventsURL:            "embedded",
+		Parts:                append([]string(nil), Services...),
+		MaxConcurrent:        128,
+		NodeTimeout:          10 * time.Second,
+		PersistIntermediates: true,
+		MaxUploadBytes:       32 << 20,
+		TokenTTL:             15 * time.Minute,
+		LogLevel:             "info",
 	}
 }
 

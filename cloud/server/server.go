@@ -134,8 +134,9 @@ func (s *Server) build(logger *slog.Logger, out io.Writer) error {
 	}
 
 	s.conductor, err = conductor.New(conductor.Config{
-		MaxConcurrent: cfg.MaxConcurrent,
-		NodeTimeout:   cfg.NodeTimeout,
+		MaxConcurrent:        cfg.MaxConcurrent,
+		NodeTimeout:          cfg.NodeTimeout,
+		PersistIntermediates: &cfg.PersistIntermediates,
 	}, conductor.Deps{Store: meta, Files: fileSvc, Events: bus, Catalog: cat, Parts: clients,
 		EncodeJPEG: imageio.EncodeRawJPEG, Logger: logger})
 	if err != nil {
