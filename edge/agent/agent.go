@@ -37,6 +37,7 @@ import (
 	"github.com/imageflowcanvas/ifc/edge/inspect"
 	"github.com/imageflowcanvas/ifc/edge/prefilter"
 	"github.com/imageflowcanvas/ifc/edge/queue"
+	"github.com/imageflowcanvas/ifc/edge/whep"
 )
 
 // Agent is one running edge agent.
@@ -232,6 +233,7 @@ func (a *Agent) routes() http.Handler {
 	h := a.prev.Handler()
 	mux.Handle("/whep", h)
 	mux.Handle("/whep/", h)
+	mux.Handle("GET /{$}", whep.PlayerHandler()) // live preview page for a browser on the box
 	if a.cfg.AllowRemote {
 		return mux
 	}

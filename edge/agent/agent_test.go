@@ -142,6 +142,11 @@ func TestAgentEndToEnd(t *testing.T) {
 	if err != nil || code != 200 || string(body) != "ok\n" {
 		t.Fatalf("healthz: %d %q %v", code, body, err)
 	}
+	// A browser on the box gets the live-preview page, which plays /whep.
+	code, body, err = c.do("GET", "/", "", nil)
+	if err != nil || code != 200 || !strings.Contains(string(body), "/whep") {
+		t.Fatalf("preview page: %d %v (%d bytes)", code, err, len(body))
+	}
 	var products inspect.ProductListJSON
 	c.must("GET", "/api/v1/products", nil, 200, &products)
 	if len(products.Products) != 1 || products.Products[0].Code != "DEMO-PART" {
