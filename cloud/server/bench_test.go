@@ -43,16 +43,7 @@ func BenchmarkStandardPipeline(b *testing.B) {
 		}
 		return nil
 	}
-	grpcExec := func() error {
-		resp, err := client.Execute(ctx, &ifcv1.ExecuteRequest{PipelineId: pipelineID, Input: &ifcv1.ExecuteRequest_FileId{FileId: fileID}})
-		if err != nil {
-			return err
-		}
-		if st := resp.GetExecution().GetStatus(); st != ifcv1.ExecutionStatus_EXECUTION_STATUS_SUCCEEDED {
-			return fmt.Errorf("status %v", st)
-		}
-		return nil
-	}
+	grpcExec := func() error { return executeGRPC(ctx, client, pipelineID, fileID) }
 	for _, c := range []int{1, 16, 100} {
 		b.Run(fmt.Sprintf("rest/c%d", c), func(b *testing.B) { runConcurrent(b, c, rest) })
 		b.Run(fmt.Sprintf("grpc/c%d", c), func(b *testing.B) { runConcurrent(b, c, grpcExec) })
@@ -66,17 +57,21 @@ func BenchmarkStandardPipeline(b *testing.B) {
 		file2 := h2.upload("part.jpg", img)
 		pipe2 := h2.createStandardPipeline()
 		client2, ctx2 := grpcConn(b, h2)
-		runConcurrent(b, 1, func() error {
-			resp, err := client2.Execute(ctx2, &ifcv1.ExecuteRequest{PipelineId: pipe2, Input: &ifcv1.ExecuteRequest_FileId{FileId: file2}})
-			if err != nil {
-				return err
-			}
-			if st := resp.GetExecution().GetStatus(); st != ifcv1.ExecutionStatus_EXECUTION_STATUS_SUCCEEDED {
-				return fmt.Errorf("status %v", st)
-			}
-			return nil
-		})
+		runConcurrent(b, 1, func() error { return executeGRPC(ctx2, client2, pipe2, file2) })
 	})
+}
+
+// executeGRPC runs one execution of pipelineID on fileID through
+// PipelineService.Execute and fails unless it succeeded.
+func executeGRPC(ctx context.Context, client ifcv1.PipelineServiceClient, pipelineID, fileID string) error {
+	resp, err := client.Execute(ctx, &ifcv1.ExecuteRequest{PipelineId: pipelineID, Input: &ifcv1.ExecuteRequest_FileId{FileId: fileID}})
+	if err != nil {
+		return err
+	}
+	if st := resp.GetExecution().GetStatus(); st != ifcv1.ExecutionStatus_EXECUTION_STATUS_SUCCEEDED {
+		return fmt.Errorf("status %v", st)
+	}
+	return nil
 }
 
 // runConcurrent runs b.N calls of fn from c goroutines and reports latency

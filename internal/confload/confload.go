@@ -76,7 +76,7 @@ func loadEnvStruct(prefix string, lookup LookupFunc, v reflect.Value) error {
 		}
 		name := prefix + strings.ToUpper(key)
 		fv := v.Field(i)
-		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
+		if f.Type.Kind() == reflect.Struct {
 			if err := loadEnvStruct(name+"_", lookup, fv); err != nil {
 				return err
 			}

@@ -1,35 +1,23 @@
-package detect
+package detect_test
 
 import (
 	"context"
-	"errors"
-	"os"
 	"testing"
 
 	"gocv.io/x/gocv"
 
 	"github.com/imageflowcanvas/ifc/cloud/catalog"
 	"github.com/imageflowcanvas/ifc/cloud/parts"
+	"github.com/imageflowcanvas/ifc/cloud/parts/detect"
 	"github.com/imageflowcanvas/ifc/models/bundle"
 	"github.com/imageflowcanvas/ifc/models/infer"
 	"github.com/imageflowcanvas/ifc/models/infer/infertest"
 )
 
-// requireORT skips when the ONNX Runtime library is absent (deploy/ fetches it), except
-// in CI, where the real runtime must be present and a missing one fails the test.
-func requireORT(t *testing.T) {
-	t.Helper()
-	if err := infer.Init(); errors.Is(err, infer.ErrNoRuntime) && os.Getenv("CI") == "" {
-		t.Skipf("ONNX Runtime not installed: %v", err)
-	} else if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestNewFromBundleTinyDetector runs the handler on infertest's tiny detector, whose
 // output is known: a red square ("red") and a blue one ("blue").
 func TestNewFromBundleTinyDetector(t *testing.T) {
-	requireORT(t)
+	requireRuntime(t)
 	dir := t.TempDir()
 	if err := infertest.WriteBundle(dir, bundle.TaskDetection); err != nil {
 		t.Fatal(err)
@@ -38,7 +26,7 @@ func TestNewFromBundleTinyDetector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := NewFromBundle(b, infer.Options{})
+	h, err := detect.NewFromBundle(b, infer.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
