@@ -53,7 +53,9 @@ func Draw(img *gocv.Mat, dets []Detection) {
 		if top < 0 {
 			top = r.Min.Y
 		}
-		bg := image.Rect(r.Min.X, top, r.Min.X+ts.X+2*pad, top+ts.Y+2*pad).Intersect(bounds)
+		// Near the right edge the label shifts left so it stays readable.
+		left := max(0, min(r.Min.X, bounds.Max.X-ts.X-2*pad))
+		bg := image.Rect(left, top, left+ts.X+2*pad, top+ts.Y+2*pad).Intersect(bounds)
 		gocv.Rectangle(img, bg, col, -1)
 		gocv.PutText(img, text, image.Pt(bg.Min.X+pad, bg.Min.Y+pad+ts.Y), gocv.FontHersheySimplex,
 			fontScale, textColor(col), 1)
