@@ -172,6 +172,9 @@ type Deps struct {
 	Auth      *auth.Authenticator
 	// Registry receives the API's metrics and is served on /metrics; nil: a new registry.
 	Registry *prometheus.Registry
+	// GRPCServices are hosted on the API's gRPC server beside the
+	// PipelineService and authenticate their callers themselves.
+	GRPCServices []GRPCService
 	// ReadyChecks are probed by /readyz besides the metadata store and the bus subscription.
 	ReadyChecks []ReadyCheck
 	Logger      *slog.Logger     // nil: slog.Default()
@@ -191,6 +194,8 @@ type Server struct {
 	metrics *metrics
 	hub     *hub
 	logins  *loginLimiter
+	// grpcPerms is the permission of every gRPC method served (see methodPermissions).
+	grpcPerms auth.MethodPermissions
 
 	subscribed atomic.Bool
 	runOnce    sync.Once
@@ -239,6 +244,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.metrics = m
 	s.hub = newHub(cfg, s.now, m, s.log)
 	s.logins = newLoginLimiter(cfg.LoginPerMinute, cfg.LoginBurst)
+	s.grpcPerms = s.methodPermissions()
 	s.routes = s.routeTable()
 	s.mux = http.NewServeMux()
 	for _, rt := range s.routes {

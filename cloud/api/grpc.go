@@ -24,12 +24,38 @@ var grpcPermissions = auth.MethodPermissions{
 	ifcv1.PipelineService_WatchExecution_FullMethodName: auth.PermExecutionsRead,
 }
 
+// GRPCService is another service hosted on the API's gRPC server that
+// authenticates its callers itself (the device sync service).
+type GRPCService struct {
+	Desc *grpc.ServiceDesc
+	Impl any
+}
+
+// methodPermissions is grpcPermissions plus every method of the hosted
+// self-authenticating services.
+func (s *Server) methodPermissions() auth.MethodPermissions {
+	perms := make(auth.MethodPermissions, len(grpcPermissions))
+	for m, p := range grpcPermissions {
+		perms[m] = p
+	}
+	for _, svc := range s.deps.GRPCServices {
+		for _, m := range svc.Desc.Methods {
+			perms["/"+svc.Desc.ServiceName+"/"+m.MethodName] = auth.SelfAuthenticated
+		}
+		for _, m := range svc.Desc.Streams {
+			perms["/"+svc.Desc.ServiceName+"/"+m.StreamName] = auth.SelfAuthenticated
+		}
+	}
+	return perms
+}
+
 // GRPCServerOptions are the options the API's gRPC server needs: the auth
 // interceptors and the receive-size bound.
 func (s *Server) GRPCServerOptions() []grpc.ServerOption {
+	perms := s.grpcPerms
 	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(s.metricsUnary, s.deps.Auth.UnaryInterceptor(grpcPermissions)),
-		grpc.ChainStreamInterceptor(s.metricsStream, s.deps.Auth.StreamInterceptor(grpcPermissions)),
+		grpc.ChainUnaryInterceptor(s.metricsUnary, s.deps.Auth.UnaryInterceptor(perms)),
+		grpc.ChainStreamInterceptor(s.metricsStream, s.deps.Auth.StreamInterceptor(perms)),
 		grpc.MaxRecvMsgSize(s.cfg.GRPCMaxRecvBytes),
 	}
 }
@@ -47,6 +73,9 @@ func (s *Server) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
 // and every method fails with Unauthenticated).
 func (s *Server) RegisterGRPC(gs *grpc.Server) {
 	ifcv1.RegisterPipelineServiceServer(gs, &pipelineService{s: s})
+	for _, svc := range s.deps.GRPCServices {
+		gs.RegisterService(svc.Desc, svc.Impl)
+	}
 }
 
 // metricsUnary counts and times unary calls, rejected ones included.
@@ -66,7 +95,7 @@ func (s *Server) metricsStream(srv any, ss grpc.ServerStream, info *grpc.StreamS
 }
 
 func (s *Server) observeGRPC(method string, start time.Time, err error) {
-	if _, known := grpcPermissions[method]; !known {
+	if _, known := s.grpcPerms[method]; !known {
 		method = "other" // bound label cardinality
 	}
 	s.metrics.grpcRequests.WithLabelValues(method, status.Code(err).String()).Inc()

@@ -13,10 +13,18 @@ import (
 // to the permission they need. Methods not listed are denied.
 type MethodPermissions map[string]Permission
 
+// SelfAuthenticated marks methods whose service authenticates the caller
+// itself (the device-credential sync service): the user-token interceptors
+// let them through untouched. It is not a permission any role holds.
+const SelfAuthenticated Permission = "self-authenticated"
+
 func (a *Authenticator) authorize(ctx context.Context, method string, perms MethodPermissions) (context.Context, error) {
 	perm, ok := perms[method]
 	if !ok {
 		return nil, status.Errorf(codes.PermissionDenied, "method %s is not open to callers", method)
+	}
+	if perm == SelfAuthenticated {
+		return ctx, nil
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	var tok string

@@ -78,5 +78,7 @@ type Store interface {
 	CreateUser(ctx context.Context, u User) error
 	GetUser(ctx context.Context, username string) (User, error)
 
+	InspectionStore
+
 	Close() error
 }
