@@ -12,6 +12,14 @@
 //
 // The schema comes from numbered, embedded SQL migrations (migrations/)
 // written in SQL that PostgreSQL accepts too.
+//
+// Sync writes are idempotent so an edge can retry after any lost reply:
+// uploads by device and sha256, records by record_id and overrides by
+// override_id, each checked and written in one transaction (a repeat is
+// created=false, different content under a used id is ErrConflict). A
+// record's effective verdict column is recomputed in the transaction that
+// adds an override. Masters and per-line rollouts take their versions
+// from one change counter, so an edge pulls both with a single cursor.
 package sqlitestore
 
 import (

@@ -42,6 +42,18 @@ func Run(t *testing.T, newStore func(t *testing.T) metadata.Store) {
 		{"ExecutionPagination", testExecutionPagination},
 		{"ExecutionPageTokenErrors", testExecutionBadToken},
 		{"Users", testUsers},
+		{"Enrollment", testEnrollment},
+		{"Devices", testDevices},
+		{"Uploads", testUploads},
+		{"RecordCommit", testRecordCommit},
+		{"RecordCommitRejects", testRecordRejects},
+		{"RecordConcurrentCommit", testRecordConcurrentCommit},
+		{"Overrides", testOverrides},
+		{"RecordSearch", testRecordSearch},
+		{"RecordPagination", testRecordPagination},
+		{"RecordPipeline", testRecordPipeline},
+		{"Masters", testMasters},
+		{"MasterChanges", testMasterChanges},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
