@@ -115,6 +115,18 @@ type Store interface {
 	GetFile(ctx context.Context, fileID string) (metadata.File, error)
 	GetExecution(ctx context.Context, id string) (*ifcv1.Execution, error)
 	ListExecutions(ctx context.Context, f metadata.ExecutionFilter) ([]*ifcv1.Execution, string, error)
+
+	CreateEnrollmentToken(ctx context.Context, t metadata.EnrollmentToken) error
+	GetDevice(ctx context.Context, deviceID string) (metadata.Device, error)
+	ListDevices(ctx context.Context) ([]metadata.Device, error)
+	RevokeDevice(ctx context.Context, deviceID string, at time.Time) error
+	GetRecord(ctx context.Context, recordID string) (metadata.Record, error)
+	SearchRecords(ctx context.Context, f metadata.RecordFilter) ([]metadata.Record, string, error)
+	AddOverride(ctx context.Context, o *ifcv1.VerdictOverride) (created bool, err error)
+	PutMaster(ctx context.Context, m *ifcv1.InspectionMaster) (*ifcv1.InspectionMaster, error)
+	GetMaster(ctx context.Context, productCode string) (*ifcv1.InspectionMaster, error)
+	ListMasters(ctx context.Context) ([]*ifcv1.InspectionMaster, error)
+	PutRollout(ctx context.Context, r metadata.Rollout) error
 }
 
 // Catalog lists the parts served to clients and checks params for the

@@ -13,6 +13,28 @@
 // permission and the OpenAPI operation come from it, and a test checks
 // the served document (GET /api/v1/openapi.json) against the mux.
 //
+// # Fleet, masters and synced records
+//
+// Integrators create enrollment tokens (POST /api/v1/enrollment-tokens):
+// the token text comes from sync/device, is returned once with
+// Cache-Control: no-store, and only its sha256 is stored. Devices are
+// listed with their last heartbeat; "online" means not revoked and seen
+// within two minutes. Revocation is idempotent and keeps the first time.
+//
+// PUT /api/v1/masters/{product_code} takes an InspectionMaster in
+// protojson with the proto field names and stores a new version (the
+// store's change sequence); PUT /api/v1/lines/{line}/rollouts/{code}
+// overrides the master's model and threshold for one line, which edges of
+// that line pull as a master change.
+//
+// Records are the edges' immutable inspection records. Search filters on
+// the effective verdict and pages with the same opaque keyset tokens as
+// executions; list items omit cloud.execution (one store read per record),
+// GET /api/v1/records/{id} includes it. A reviewer's override is appended
+// as a cloud-origin VerdictOverride (UUIDv7 id, actor = the user, a
+// reason required); it never rewrites the record, and a cloud override
+// outranks every edge override (metadata.EffectiveVerdict).
+//
 // # Errors
 //
 // Malformed JSON/YAML or query values → 400; missing/invalid/expired token

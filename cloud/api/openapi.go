@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/imageflowcanvas/ifc/cloud/metadata"
 	"github.com/imageflowcanvas/ifc/internal/openapi"
 )
 
@@ -140,6 +141,52 @@ func schemas() map[string]any {
 			"created_at": dateTime(), "started_at": dateTime(), "finished_at": dateTime(), "error": str(), "created_by": str(),
 		}),
 		"ExecutionList": obj([]string{"executions"}, map[string]any{"executions": arr(ref("Execution")), "next_page_token": str()}),
+		"EnrollmentTokenRequest": obj([]string{"line"}, map[string]any{"line": str(),
+			"ttl_seconds": map[string]any{"type": "integer", "minimum": 60, "maximum": 30 * 86400, "default": 86400}}),
+		"EnrollmentToken": obj([]string{"token", "line", "expires_at"}, map[string]any{
+			"token": map[string]any{"type": "string", "description": "shown only here; the cloud keeps its sha256"}, "line": str(), "expires_at": dateTime()}),
+		"Device": obj([]string{"device_id", "name", "line", "online", "queued", "queued_bytes"}, map[string]any{
+			"device_id": str(), "name": str(), "line": str(), "enrolled_at": dateTime(), "revoked_at": dateTime(), "last_seen": dateTime(),
+			"online": map[string]any{"type": "boolean", "description": "not revoked and last seen within 2 minutes"},
+			"queued": integer(), "queued_bytes": integer(), "oldest_queued": dateTime(), "agent_version": str(), "model_version": str(),
+		}),
+		"DeviceList": obj([]string{"devices"}, map[string]any{"devices": arr(ref("Device"))}),
+		"InspectionMaster": obj([]string{"product"}, map[string]any{
+			"product":                 obj([]string{"name"}, map[string]any{"code": map[string]any{"type": "string", "description": "may be omitted on PUT; must equal the path's product_code"}, "name": str()}),
+			"items":                   arr(obj([]string{"id"}, map[string]any{"id": str(), "name": str(), "description": str()})),
+			"defect_types":            arr(obj([]string{"code"}, map[string]any{"code": str(), "name": str()})),
+			"prefilter_model_name":    str(),
+			"prefilter_model_version": str(),
+			"prefilter_threshold":     map[string]any{"type": "number", "minimum": 0, "maximum": 1},
+			"pipeline_id":             map[string]any{"type": "string", "description": "cloud pipeline run on synced images; must exist"},
+			"pipeline_version":        map[string]any{"type": "integer", "description": "0 or absent: latest"},
+			"version":                 map[string]any{"type": "integer", "description": "assigned by the server"},
+			"updated_at":              dateTime(),
+		}),
+		"MasterList":     obj([]string{"masters"}, map[string]any{"masters": arr(ref("InspectionMaster"))}),
+		"RolloutRequest": obj([]string{"model_name", "model_version", "threshold"}, map[string]any{"model_name": str(), "model_version": str(), "threshold": map[string]any{"type": "number", "minimum": 0, "maximum": 1}}),
+		"Rollout": obj([]string{"line", "product_code", "model_name", "model_version", "threshold"}, map[string]any{
+			"line": str(), "product_code": str(), "model_name": str(), "model_version": str(), "threshold": number(), "created_by": str(), "created_at": dateTime(),
+		}),
+		"Verdict": obj([]string{"result"}, map[string]any{"result": enum(verdictWords...), "defect_type": str(), "note": str(), "decided_at": dateTime()}),
+		"Override": obj([]string{"override_id", "actor", "reason", "verdict", "origin"}, map[string]any{
+			"override_id": str(), "actor": str(), "reason": str(), "verdict": ref("Verdict"), "at": dateTime(), "origin": enum("edge", "cloud"), "device_id": str(),
+		}),
+		"Record": obj([]string{"record_id", "device_id", "line", "product_code", "images", "verdict", "effective_verdict", "overrides", "cloud"}, map[string]any{
+			"record_id": str(), "device_id": str(), "line": str(), "product_code": str(), "lot": str(), "serial": str(), "inspector": str(),
+			"captured_at": dateTime(), "committed_at": dateTime(),
+			"images": arr(obj([]string{"sha256", "size", "content_type"}, map[string]any{"sha256": str(), "file_id": str(), "size": integer(), "content_type": str(),
+				"width": integer(), "height": integer(), "url": map[string]any{"type": "string", "description": "/api/v1/files/{file_id}/content"}})),
+			"prefilter":         obj(nil, map[string]any{"score": number(), "label": str(), "model_name": str(), "model_version": str(), "threshold": number()}),
+			"verdict":           ref("Verdict"),
+			"effective_verdict": map[string]any{"$ref": "#/components/schemas/Verdict", "description": "a cloud override outranks edge overrides; within one origin the latest wins"},
+			"overrides":         map[string]any{"type": "array", "items": ref("Override"), "description": "oldest first"},
+			"cloud": obj([]string{"pipeline_state"}, map[string]any{"pipeline_state": enum(metadata.PipelineNone, metadata.PipelinePending, metadata.PipelineSubmitted, metadata.PipelineFailed),
+				"execution_id": str(), "error": str(), "execution": ref("Execution")}),
+			"master_version": integer(), "model_version": str(),
+		}),
+		"RecordList":      obj([]string{"records"}, map[string]any{"records": arr(ref("Record")), "next_page_token": str()}),
+		"OverrideRequest": obj([]string{"result", "reason"}, map[string]any{"result": enum(verdictWords...), "defect_type": map[string]any{"type": "string", "description": "required for ng; a defect type code of the product's master"}, "note": str(), "reason": str()}),
 		"WSClientMessage": map[string]any{"oneOf": []any{
 			obj([]string{"type", "token"}, map[string]any{"type": enum("auth"), "token": str()}),
 			obj([]string{"type", "execution_id"}, map[string]any{"type": enum("subscribe"), "execution_id": str()}),

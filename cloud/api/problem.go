@@ -89,6 +89,8 @@ func classify(err error) (int, codes.Code, string) {
 		return http.StatusUnprocessableEntity, codes.InvalidArgument, err.Error()
 	case errors.Is(err, metadata.ErrNotFound), errors.Is(err, objectstore.ErrNotFound):
 		return http.StatusNotFound, codes.NotFound, err.Error()
+	case errors.Is(err, metadata.ErrInvalidArgument):
+		return http.StatusBadRequest, codes.InvalidArgument, err.Error()
 	case errors.Is(err, metadata.ErrConflict):
 		return http.StatusConflict, codes.AlreadyExists, err.Error()
 	case errors.Is(err, context.DeadlineExceeded):

@@ -45,6 +45,12 @@ const (
 	PermExecutionsRead   Permission = "executions:read"
 	PermWebSocket        Permission = "websocket:connect"
 	PermUsersManage      Permission = "users:manage"
+	PermDevicesRead      Permission = "devices:read"   // fleet status
+	PermDevicesManage    Permission = "devices:manage" // enrollment tokens and revocation
+	PermMastersRead      Permission = "masters:read"
+	PermMastersWrite     Permission = "masters:write" // inspection masters and line rollouts
+	PermRecordsRead      Permission = "records:read"  // search and review synced inspection records
+	PermRecordsOverride  Permission = "records:override"
 )
 
 // Permissions lists every permission in display order.
@@ -55,6 +61,9 @@ var Permissions = []Permission{
 	PermExecutionsRun, PermExecutionsCancel, PermExecutionsRead,
 	PermWebSocket,
 	PermUsersManage,
+	PermDevicesRead, PermDevicesManage,
+	PermMastersRead, PermMastersWrite,
+	PermRecordsRead, PermRecordsOverride,
 }
 
 // matrix is the permission matrix: which role holds which permission.
@@ -67,6 +76,9 @@ var matrix = map[Role][]Permission{
 		PermFilesUpload, PermFilesRead,
 		PermExecutionsRun, PermExecutionsCancel, PermExecutionsRead,
 		PermWebSocket,
+		PermDevicesRead,
+		PermMastersRead, PermMastersWrite,
+		PermRecordsRead, PermRecordsOverride,
 	},
 	RoleInspector: {
 		PermPartsRead,
@@ -74,6 +86,8 @@ var matrix = map[Role][]Permission{
 		PermFilesUpload, PermFilesRead,
 		PermExecutionsRun, PermExecutionsRead,
 		PermWebSocket,
+		PermMastersRead,
+		PermRecordsRead,
 	},
 	RoleIntegrator: {
 		PermPartsRead,
@@ -81,6 +95,8 @@ var matrix = map[Role][]Permission{
 		PermFilesUpload, PermFilesRead,
 		PermExecutionsRun, PermExecutionsCancel, PermExecutionsRead,
 		PermWebSocket,
+		PermDevicesRead, PermDevicesManage,
+		PermMastersRead, PermMastersWrite,
 	},
 }
 
