@@ -1,0 +1,235 @@
+package sender
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	ifcv1 "github.com/imageflowcanvas/ifc/proto/ifc/v1"
+)
+
+// sendOverrides commits edge verdict overrides, oldest first.
+func (s *Sender) sendOverrides(ctx context.Context) error {
+	ovs, err := s.o.Queue.PendingOverrides(ctx, pendingPage)
+	if err != nil {
+		return fmt.Errorf("queue pending overrides: %w", err)
+	}
+	for _, ov := range ovs {
+		cctx, cancel := s.callCtx(ctx)
+		resp, err := s.o.Client.CommitOverride(cctx, &ifcv1.CommitOverrideRequest{Override: ov})
+		cancel()
+		if err := s.called("commit override", err); err != nil {
+			if isRoundError(err) {
+				return err
+			}
+			s.hold("override held", err, "override_id", ov.GetOverrideId(), "record_id", ov.GetRecordId())
+			continue
+		}
+		if o := resp.GetOutcome(); o != ifcv1.CommitOutcome_COMMIT_OUTCOME_CREATED && o != ifcv1.CommitOutcome_COMMIT_OUTCOME_DUPLICATE {
+			s.hold("override held", fmt.Errorf("commit override: unexpected outcome %v", o), "override_id", ov.GetOverrideId())
+			continue
+		}
+		if err := s.o.Queue.MarkOverrideSynced(ctx, ov.GetOverrideId(), s.o.Clock.Now()); err != nil {
+			return fmt.Errorf("queue mark override %s synced: %w", ov.GetOverrideId(), err)
+		}
+	}
+	return nil
+}
+
+// sendRecords drains the outbox in the queue's order until a page brings
+// nothing new. Records held this round stay in the outbox, so the page asked
+// for grows by their number: any number of held records cannot hide the
+// ones behind them.
+func (s *Sender) sendRecords(ctx context.Context) error {
+	seen := map[string]bool{} // tried this round
+	held := 0
+	for {
+		page, err := s.o.Queue.Pending(ctx, pendingPage+held)
+		if err != nil {
+			return fmt.Errorf("queue pending: %w", err)
+		}
+		progressed := false
+		for _, p := range page {
+			if seen[p.RecordID] {
+				continue
+			}
+			seen[p.RecordID], progressed = true, true
+			if err := s.sendRecord(ctx, p.RecordID); err != nil {
+				if isRoundError(err) || ctx.Err() != nil {
+					return err
+				}
+				held++
+				s.hold("record held", fmt.Errorf("record %s: %w", p.RecordID, err), "record_id", p.RecordID)
+			}
+		}
+		if !progressed {
+			return nil
+		}
+	}
+}
+
+// sendRecord uploads a record's images and commits it. A returned
+// roundError ends the round; any other error holds just this record.
+func (s *Sender) sendRecord(ctx context.Context, id string) error {
+	rec, err := s.o.Queue.Get(ctx, id)
+	if err != nil {
+		return fmt.Errorf("queue get: %w", err)
+	}
+	for _, img := range rec.GetImages() {
+		if err := s.uploadImage(ctx, img); err != nil {
+			return fmt.Errorf("image %s: %w", img.GetSha256(), err)
+		}
+	}
+	cctx, cancel := s.callCtx(ctx)
+	resp, err := s.o.Client.CommitRecord(cctx, &ifcv1.CommitRecordRequest{Record: rec})
+	cancel()
+	if err := s.called("commit record", err); err != nil {
+		return err
+	}
+	outcome := resp.GetOutcome()
+	if outcome != ifcv1.CommitOutcome_COMMIT_OUTCOME_CREATED && outcome != ifcv1.CommitOutcome_COMMIT_OUTCOME_DUPLICATE {
+		return fmt.Errorf("commit record: unexpected outcome %v", outcome)
+	}
+	if err := s.o.Queue.MarkSynced(ctx, id, s.o.Clock.Now()); err != nil {
+		// The cloud has it; the next round commits it again as DUPLICATE.
+		return roundError{fmt.Errorf("queue mark %s synced: %w", id, err)}
+	}
+	for _, img := range rec.GetImages() {
+		delete(s.highest, img.GetSha256())
+	}
+	s.update(func(st *State) { st.SentRecords++ })
+	s.log.Debug("record synced", "record_id", id, "outcome", outcome)
+	return s.refreshBacklog(ctx)
+}
+
+// uploadImage makes sure the cloud holds img, resuming at its offset.
+func (s *Sender) uploadImage(ctx context.Context, img *ifcv1.ImageRef) error {
+	var data []byte
+	for attempt := 0; ; attempt++ {
+		cctx, cancel := s.callCtx(ctx)
+		off, err := s.o.Client.UploadOffset(cctx, &ifcv1.UploadOffsetRequest{Sha256: img.GetSha256(), Size: img.GetSize()})
+		cancel()
+		if err := s.called("upload offset", err); err != nil {
+			return err
+		}
+		if off.GetComplete() {
+			return nil
+		}
+		if data == nil {
+			if data, err = s.localImage(ctx, img); err != nil {
+				return err
+			}
+		}
+		if off.GetOffset() < 0 || off.GetOffset() > int64(len(data)) {
+			return fmt.Errorf("cloud reports offset %d of a %d-byte image", off.GetOffset(), len(data))
+		}
+		err = s.stream(ctx, img, data, off.GetOffset())
+		if err == nil {
+			return nil
+		}
+		if status.Code(err) == codes.DataLoss && attempt == 0 {
+			s.log.Warn("cloud lost the image; sending it again", "sha256", img.GetSha256(), "err", err)
+			continue
+		}
+		return err
+	}
+}
+
+// localImage reads an image from the queue and checks it against its ref.
+func (s *Sender) localImage(ctx context.Context, img *ifcv1.ImageRef) ([]byte, error) {
+	data, err := s.o.Queue.Image(ctx, img.GetSha256())
+	if err != nil {
+		return nil, fmt.Errorf("queue image: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	if got := hex.EncodeToString(sum[:]); got != img.GetSha256() || int64(len(data)) != img.GetSize() {
+		return nil, fmt.Errorf("local image corrupt: queue holds %d bytes with sha256 %s, record wants %d bytes with %s; not sent",
+			len(data), got, img.GetSize(), img.GetSha256())
+	}
+	return data, nil
+}
+
+// stream sends data[off:] on one UploadImage stream. If no chunk makes
+// progress within CallTimeout the stream is cancelled.
+func (s *Sender) stream(ctx context.Context, img *ifcv1.ImageRef, data []byte, off int64) error {
+	sctx, cancel := context.WithCancel(withCredential(ctx, s.o.Credentials))
+	defer cancel()
+	watchdog := time.AfterFunc(s.o.CallTimeout, cancel)
+	defer watchdog.Stop()
+	st, err := s.o.Client.UploadImage(sctx)
+	if err := s.called("upload image", err); err != nil {
+		return err
+	}
+	first := true
+	for pos := off; pos < int64(len(data)) || first; {
+		end := min(pos+int64(s.o.ChunkBytes), int64(len(data)))
+		chunk := data[pos:end]
+		if s.limiter != nil {
+			if err := s.limiter.WaitN(sctx, len(chunk)); err != nil {
+				return s.called("upload image", status.FromContextError(err).Err())
+			}
+		}
+		sum := sha256.Sum256(chunk)
+		req := &ifcv1.UploadImageRequest{Offset: pos, Data: chunk, DataSha256: hex.EncodeToString(sum[:])}
+		if first {
+			req.Image, first = img, false
+		}
+		if err := st.Send(req); err != nil {
+			if err == io.EOF {
+				break // the server ended the stream; CloseAndRecv says why
+			}
+			return s.called("upload image", err)
+		}
+		watchdog.Reset(s.o.CallTimeout)
+		s.account(img.GetSha256(), pos, end)
+		pos = end
+	}
+	resp, err := st.CloseAndRecv()
+	if err := s.called("upload image", err); err != nil {
+		return err
+	}
+	if !resp.GetComplete() {
+		return fmt.Errorf("cloud holds %d of %d bytes after the upload", resp.GetOffset(), len(data))
+	}
+	return nil
+}
+
+// account counts bytes put on the wire for [from,to) of an image and how
+// many of them were already sent before (a cut made us send them again).
+func (s *Sender) account(sha string, from, to int64) {
+	hi := s.highest[sha]
+	resent := max(0, min(to, hi)-from)
+	if to > hi {
+		s.highest[sha] = to
+	}
+	s.update(func(st *State) {
+		st.SentBytes += to - from
+		st.ResentBytes += resent
+	})
+}
+
+// heartbeat reports the backlog and versions.
+func (s *Sender) heartbeat(ctx context.Context) error {
+	st := s.State()
+	req := &ifcv1.HeartbeatRequest{Queued: st.Queued, QueuedBytes: st.QueuedBytes, AgentVersion: s.o.AgentVersion, ModelVersion: st.ModelVersion}
+	if !st.Oldest.IsZero() {
+		req.OldestQueued = timestamppb.New(st.Oldest)
+	}
+	cctx, cancel := s.callCtx(ctx)
+	_, err := s.o.Client.Heartbeat(cctx, req)
+	cancel()
+	if err := s.called("heartbeat", err); err != nil {
+		if isRoundError(err) {
+			return err
+		}
+		s.hold("heartbeat refused", err)
+	}
+	return nil
+}
