@@ -44,7 +44,12 @@ type Config struct {
 	AdminPassword        string        `yaml:"admin_password"` // first start only; generated and printed when empty
 	TokenTTL             time.Duration `yaml:"token_ttl"`
 	TokenKeyFile         string        `yaml:"token_key_file"` // HS256 key shared by API replicas; default <data_dir>/token.key, created at first start
-	LogLevel             string        `yaml:"log_level"`      // debug|info|warn|error
+	// SyncStagingDir holds partial image uploads from edges (default <data_dir>/sync-staging).
+	SyncStagingDir string `yaml:"sync_staging_dir"`
+	// ModelDir holds model bundles served to edges as <name>/<version>/ (default <data_dir>/models);
+	// the pre-filter embedded in the binary is always served too.
+	ModelDir string `yaml:"model_dir"`
+	LogLevel string `yaml:"log_level"` // debug|info|warn|error
 }
 
 // DefaultConfig returns the embedded defaults.
@@ -87,6 +92,12 @@ func (c *Config) Resolve() {
 	}
 	if c.ObjectsURL == "" {
 		c.ObjectsURL = "file://" + filepath.Join(c.DataDir, "objects")
+	}
+	if c.SyncStagingDir == "" {
+		c.SyncStagingDir = filepath.Join(c.DataDir, "sync-staging")
+	}
+	if c.ModelDir == "" {
+		c.ModelDir = filepath.Join(c.DataDir, "models")
 	}
 }
 

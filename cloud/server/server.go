@@ -45,6 +45,7 @@ import (
 	"github.com/imageflowcanvas/ifc/cloud/parts/resize"
 	"github.com/imageflowcanvas/ifc/models/infer"
 	ifcv1 "github.com/imageflowcanvas/ifc/proto/ifc/v1"
+	"github.com/imageflowcanvas/ifc/sync/receiver"
 )
 
 // shutdownGrace bounds how long in-flight requests get after a stop signal.
@@ -61,6 +62,8 @@ type Server struct {
 	grpcSrv, partsSrv       *grpc.Server
 	conductor               *conductor.Conductor
 	api                     *api.Server
+	receiver                *receiver.Server
+	meta                    metadata.Store
 
 	closers []func() error // run in reverse order by close
 }
@@ -113,6 +116,7 @@ func (s *Server) build(logger *slog.Logger, out io.Writer) error {
 		return fmt.Errorf("open metadata store: %w", err)
 	}
 	s.closers = append(s.closers, meta.Close)
+	s.meta = meta
 	objects, err := objectstore.Open(cfg.ObjectsURL)
 	if err != nil {
 		return fmt.Errorf("open object store: %w", err)
@@ -143,6 +147,9 @@ func (s *Server) build(logger *slog.Logger, out io.Writer) error {
 		return err
 	}
 
+	if s.receiver, err = newReceiver(cfg, meta, fileSvc, s.conductor, logger); err != nil {
+		return err
+	}
 	authn, err := s.authenticator(meta, out)
 	if err != nil {
 		return err
@@ -150,13 +157,14 @@ func (s *Server) build(logger *slog.Logger, out io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.api, err = api.New(api.Config{MaxUploadBytes: cfg.MaxUploadBytes}, api.Deps{
-		Store:     meta,
-		Catalog:   cat,
-		Conductor: s.conductor,
-		Files:     fileSvc,
-		Bus:       bus,
-		Auth:      authn,
-		Registry:  reg,
+		Store:        meta,
+		Catalog:      cat,
+		Conductor:    s.conductor,
+		Files:        fileSvc,
+		Bus:          bus,
+		Auth:         authn,
+		Registry:     reg,
+		GRPCServices: []api.GRPCService{{Desc: s.receiver.Desc(), Impl: s.receiver}},
 		ReadyChecks: []api.ReadyCheck{{Name: "objects", Check: func(ctx context.Context) error {
 			// A missing probe key answers ErrNotFound from a reachable store.
 			if _, err := objects.Stat(ctx, "readyz/probe"); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
@@ -182,7 +190,7 @@ func (s *Server) build(logger *slog.Logger, out io.Writer) error {
 	if s.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		return fmt.Errorf("listen grpc %s: %w", cfg.GRPCAddr, err)
 	}
-	s.grpcSrv = s.api.NewGRPCServer()
+	s.grpcSrv = s.api.NewGRPCServer(receiver.ServerOptions()...)
 	return nil
 }
 
@@ -356,6 +364,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.mode != ModeWorker {
 		g.Go(func() error { return s.conductor.Run(gctx) })
 		g.Go(func() error { return s.api.Run(gctx) })
+		g.Go(func() error { return s.receiver.Run(gctx) })
 		g.Go(func() error {
 			if err := s.httpSrv.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("http server: %w", err)
