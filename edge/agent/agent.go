@@ -14,6 +14,25 @@
 //
 // The edge never imports cloud/ (a test in edge/ enforces it): it keeps
 // working with no network, and talks to the cloud only through sync/.
+//
+// # Sync
+//
+// With cloud_addr set, the agent also runs the sync sender (sync/sender)
+// under the same errgroup. It never blocks capture or verdicts: those only
+// write the bbolt queue, and the sender drains it on its own goroutine with
+// its own backoff. The gRPC connection is non-blocking, so the agent starts
+// and serves with the cloud unreachable; the status shows enrolled,
+// connected and last_error.
+//
+// Device identity: records carry the agent's device_id. Enrollment (at
+// start with enrollment_token, retried with backoff until it succeeds, is
+// refused for good, or the agent stops; or on demand through POST
+// /api/v1/sync/enroll) proposes the configured device_id, so records made
+// offline before enrollment stay valid; the cloud keeps that id or refuses.
+// The credentials are saved with mode 0600 in credentials_file. At start,
+// saved credentials win: if their device_id differs from the configured one
+// (device_id was changed after enrollment), the agent logs it and uses the
+// enrolled id for new records. Delete credentials_file to enroll again.
 package agent
 
 import (
@@ -38,6 +57,7 @@ import (
 	"github.com/imageflowcanvas/ifc/edge/prefilter"
 	"github.com/imageflowcanvas/ifc/edge/queue"
 	"github.com/imageflowcanvas/ifc/edge/whep"
+	"github.com/imageflowcanvas/ifc/sync/device"
 )
 
 // Agent is one running edge agent.
@@ -50,6 +70,7 @@ type Agent struct {
 	api  *inspect.Server
 	met  *metrics
 	prev preview
+	sync *syncer // nil when cloud_addr is empty
 	ln   net.Listener
 	srv  *http.Server
 
@@ -66,6 +87,22 @@ func New(cfg Config, logger *slog.Logger) (_ *Agent, err error) {
 	}
 	if logger == nil {
 		logger = slog.Default()
+	}
+	var creds *device.Credentials
+	if cfg.CloudAddr != "" {
+		c, ok, err := loadCredentials(cfg.CredentialsPath())
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if c.DeviceID != cfg.DeviceID {
+				logger.Warn("device_id differs from the enrolled identity; using the enrolled one",
+					"component", "agent", "configured_device_id", cfg.DeviceID, "device_id", c.DeviceID,
+					"credentials_file", cfg.CredentialsPath())
+				cfg.DeviceID = c.DeviceID
+			}
+			creds = &c
+		}
 	}
 	log := logger.With("device_id", cfg.DeviceID)
 	a := &Agent{cfg: cfg, log: log.With("component", "agent")}
@@ -102,6 +139,12 @@ func New(cfg Config, logger *slog.Logger) (_ *Agent, err error) {
 		return nil, fmt.Errorf("camera: %w", err)
 	}
 	a.met = newMetrics(a.q, a.cam, cfg.DeviceID, cfg.Line)
+	var syncOpt inspect.SyncReporter
+	var enroll inspect.Enroller
+	if cfg.CloudAddr != "" {
+		a.sync = newSyncer(cfg, a.q, filterModels{pf: a.pf, notify: a.Notify}, creds, a.Notify, log)
+		syncOpt, enroll = a.sync, a.sync.enroll
+	}
 	a.api, err = inspect.New(inspect.Options{
 		Store:          a.q,
 		Camera:         stills{cam: a.cam, timeout: cfg.StillTimeout},
@@ -112,6 +155,8 @@ func New(cfg Config, logger *slog.Logger) (_ *Agent, err error) {
 		CameraState:    func() string { return a.cam.Status().State },
 		AllowedOrigins: cfg.AllowedOrigins,
 		Metrics:        a.met,
+		Sync:           syncOpt,
+		Enroll:         enroll,
 		Logger:         logger,
 	})
 	if err != nil {
@@ -157,7 +202,11 @@ func (a *Agent) SetSync(r inspect.SyncReporter) { a.api.SetSync(r) }
 
 // Notify pushes the queue status to WebSocket clients now (the sync loop
 // calls it after marking records synced).
-func (a *Agent) Notify() { a.api.Notify() }
+func (a *Agent) Notify() {
+	if a.api != nil {
+		a.api.Notify()
+	}
+}
 
 // Run serves until ctx ends, then shuts down gracefully and releases
 // everything. It may be called once.
@@ -172,6 +221,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	g.Go(func() error { return a.prev.Run(gctx) })
 	if a.cfg.LivePrefilterFPS > 0 {
 		g.Go(func() error { return a.livePrefilter(gctx) })
+	}
+	if a.sync != nil {
+		g.Go(func() error { return a.sync.Run(gctx) })
 	}
 	g.Go(func() error {
 		if err := a.srv.Serve(a.ln); !errors.Is(err, http.ErrServerClosed) {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/imageflowcanvas/ifc/edge/queue"
 	"github.com/imageflowcanvas/ifc/internal/confload"
+	"github.com/imageflowcanvas/ifc/sync/device"
+	"github.com/imageflowcanvas/ifc/sync/sender"
 )
 
 // EnvPrefix prefixes the environment variables that overlay the YAML file
@@ -50,6 +52,28 @@ type Config struct {
 	// ShutdownTimeout bounds the graceful shutdown of the HTTP server.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	LogLevel        string        `yaml:"log_level"` // debug|info|warn|error
+
+	// CloudAddr is host:port of the cloud API's gRPC sync endpoint; empty
+	// disables sync (the agent works offline only).
+	CloudAddr string `yaml:"cloud_addr"`
+	// CredentialsFile holds the device credentials, mode 0600 (default <data_dir>/device.json).
+	CredentialsFile string `yaml:"credentials_file"`
+	// EnrollmentToken is exchanged once for credentials at start when none
+	// exist (env IFC_EDGE_ENROLLMENT_TOKEN); ignored once enrolled.
+	EnrollmentToken string `yaml:"enrollment_token"`
+	// SyncChunkBytes is the image upload chunk size.
+	SyncChunkBytes int `yaml:"sync_chunk_bytes"`
+	// SyncBandwidthBytesPerSec limits image upload bandwidth (0 = unlimited).
+	SyncBandwidthBytesPerSec int64 `yaml:"sync_bandwidth_bytes_per_sec"`
+	// SyncBackoffMin and SyncBackoffMax bound the retry backoff after a failed sync round.
+	SyncBackoffMin time.Duration `yaml:"sync_backoff_min"`
+	SyncBackoffMax time.Duration `yaml:"sync_backoff_max"`
+	// SyncPullInterval is how often masters, pipelines and models are pulled.
+	SyncPullInterval time.Duration `yaml:"sync_pull_interval"`
+	// SyncIdleInterval is how often an idle sender looks for new records.
+	SyncIdleInterval time.Duration `yaml:"sync_idle_interval"`
+	// ModelDir keeps pre-filter bundles pulled from the cloud (default <data_dir>/models).
+	ModelDir string `yaml:"model_dir"`
 }
 
 // DefaultConfig returns the defaults in code.
@@ -66,6 +90,11 @@ func DefaultConfig() Config {
 		StillTimeout:       3 * time.Second,
 		ShutdownTimeout:    10 * time.Second,
 		LogLevel:           "info",
+		SyncChunkBytes:     sender.DefaultChunkBytes,
+		SyncBackoffMin:     500 * time.Millisecond,
+		SyncBackoffMax:     time.Minute,
+		SyncPullInterval:   30 * time.Second,
+		SyncIdleInterval:   2 * time.Second,
 	}
 }
 
@@ -91,6 +120,22 @@ func Load(path string) (Config, error) {
 
 // QueuePath is the bbolt file inside the data directory.
 func (c *Config) QueuePath() string { return filepath.Join(c.DataDir, "queue.db") }
+
+// CredentialsPath is credentials_file, or device.json in the data directory.
+func (c *Config) CredentialsPath() string {
+	if c.CredentialsFile != "" {
+		return c.CredentialsFile
+	}
+	return filepath.Join(c.DataDir, "device.json")
+}
+
+// ModelsPath is model_dir, or models/ in the data directory.
+func (c *Config) ModelsPath() string {
+	if c.ModelDir != "" {
+		return c.ModelDir
+	}
+	return filepath.Join(c.DataDir, "models")
+}
 
 // Validate checks the configuration, naming every bad field.
 func (c *Config) Validate() error {
@@ -157,6 +202,7 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout < 100*time.Millisecond || c.ShutdownTimeout > 5*time.Minute {
 		bad("shutdown_timeout", "%s is outside 100ms..5m", c.ShutdownTimeout)
 	}
+	c.validateSync(bad)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -172,4 +218,39 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// validateSync checks the sync fields (all but cloud_addr matter only when it is set).
+func (c *Config) validateSync(bad func(field, format string, args ...any)) {
+	if c.CloudAddr != "" {
+		if host, port, err := net.SplitHostPort(c.CloudAddr); err != nil || host == "" || port == "" || strings.Contains(c.CloudAddr, "/") {
+			bad("cloud_addr", "%q: want host:port of the cloud sync endpoint (gRPC), e.g. cloud.example.com:9090", c.CloudAddr)
+		}
+		if err := device.ValidID(c.DeviceID); err != nil {
+			bad("device_id", "%v; with cloud_addr set it is the device's cloud identity", err)
+		}
+	}
+	if len(c.EnrollmentToken) > 512 || strings.ContainsAny(c.EnrollmentToken, " \t\r\n") {
+		bad("enrollment_token", "want the token exactly as the cloud issued it (%s...), without spaces", device.TokenPrefix)
+	}
+	if c.SyncChunkBytes < sender.MinChunkBytes || c.SyncChunkBytes > sender.MaxChunkBytes {
+		bad("sync_chunk_bytes", "%d is outside %d..%d", c.SyncChunkBytes, sender.MinChunkBytes, sender.MaxChunkBytes)
+	}
+	if c.SyncBandwidthBytesPerSec < 0 {
+		bad("sync_bandwidth_bytes_per_sec", "%d is negative (0 = unlimited)", c.SyncBandwidthBytesPerSec)
+	} else if c.SyncBandwidthBytesPerSec > 0 && c.SyncBandwidthBytesPerSec < int64(c.SyncChunkBytes) {
+		bad("sync_bandwidth_bytes_per_sec", "%d is below one chunk (sync_chunk_bytes %d) per second", c.SyncBandwidthBytesPerSec, c.SyncChunkBytes)
+	}
+	if c.SyncBackoffMin < 10*time.Millisecond || c.SyncBackoffMin > time.Hour {
+		bad("sync_backoff_min", "%s is outside 10ms..1h", c.SyncBackoffMin)
+	}
+	if c.SyncBackoffMax < c.SyncBackoffMin || c.SyncBackoffMax > 24*time.Hour {
+		bad("sync_backoff_max", "%s is outside sync_backoff_min (%s)..24h", c.SyncBackoffMax, c.SyncBackoffMin)
+	}
+	if c.SyncPullInterval < time.Second || c.SyncPullInterval > 24*time.Hour {
+		bad("sync_pull_interval", "%s is outside 1s..24h", c.SyncPullInterval)
+	}
+	if c.SyncIdleInterval < 10*time.Millisecond || c.SyncIdleInterval > time.Hour {
+		bad("sync_idle_interval", "%s is outside 10ms..1h", c.SyncIdleInterval)
+	}
 }

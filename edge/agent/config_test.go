@@ -51,6 +51,33 @@ func TestLoadYAMLThenEnv(t *testing.T) {
 	}
 }
 
+func TestLoadSyncConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "edge.yaml")
+	yaml := "device_id: box-7\ndata_dir: " + dir + "\ncloud_addr: cloud.example.com:9090\nsync_chunk_bytes: 65536\n" +
+		"sync_bandwidth_bytes_per_sec: 1000000\nsync_backoff_min: 1s\nsync_backoff_max: 2m\nsync_pull_interval: 1m\nsync_idle_interval: 5s\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("IFC_EDGE_ENROLLMENT_TOKEN", "ifcenr_secret")
+	t.Setenv("IFC_EDGE_MODEL_DIR", "/srv/models")
+	cfg, err := agent.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.CloudAddr != "cloud.example.com:9090" || cfg.EnrollmentToken != "ifcenr_secret" || cfg.SyncChunkBytes != 65536 ||
+		cfg.SyncBandwidthBytesPerSec != 1000000 || cfg.SyncBackoffMin != time.Second || cfg.SyncBackoffMax != 2*time.Minute ||
+		cfg.SyncPullInterval != time.Minute || cfg.SyncIdleInterval != 5*time.Second || cfg.ModelsPath() != "/srv/models" {
+		t.Fatalf("loaded %+v", cfg)
+	}
+	if got := cfg.CredentialsPath(); got != filepath.Join(dir, "device.json") {
+		t.Errorf("default credentials file %q", got)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestValidateNamesTheField(t *testing.T) {
 	for _, tc := range []struct {
 		field string
@@ -74,6 +101,18 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"shutdown_timeout", func(c *agent.Config) { c.ShutdownTimeout = time.Hour }},
 		{"log_level", func(c *agent.Config) { c.LogLevel = "loud" }},
 		{"allowed_origins", func(c *agent.Config) { c.AllowedOrigins = []string{"not an origin"} }},
+		{"cloud_addr", func(c *agent.Config) { c.CloudAddr = "https://cloud.example.com" }},
+		{"cloud_addr", func(c *agent.Config) { c.CloudAddr = ":9090" }},
+		{"device_id", func(c *agent.Config) { c.CloudAddr, c.DeviceID = "cloud:9090", "box_é" }},
+		{"enrollment_token", func(c *agent.Config) { c.EnrollmentToken = "ifcenr_abc def" }},
+		{"sync_chunk_bytes", func(c *agent.Config) { c.SyncChunkBytes = 100 }},
+		{"sync_chunk_bytes", func(c *agent.Config) { c.SyncChunkBytes = 64 << 20 }},
+		{"sync_bandwidth_bytes_per_sec", func(c *agent.Config) { c.SyncBandwidthBytesPerSec = -1 }},
+		{"sync_bandwidth_bytes_per_sec", func(c *agent.Config) { c.SyncBandwidthBytesPerSec = 1000 }},
+		{"sync_backoff_min", func(c *agent.Config) { c.SyncBackoffMin = 0 }},
+		{"sync_backoff_max", func(c *agent.Config) { c.SyncBackoffMax = c.SyncBackoffMin / 2 }},
+		{"sync_pull_interval", func(c *agent.Config) { c.SyncPullInterval = time.Millisecond }},
+		{"sync_idle_interval", func(c *agent.Config) { c.SyncIdleInterval = 0 }},
 	} {
 		cfg := agent.DefaultConfig()
 		tc.edit(&cfg)

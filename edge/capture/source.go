@@ -168,8 +168,12 @@ func newPacer(fps float64) *pacer {
 	return &pacer{period: time.Duration(float64(time.Second) / fps)}
 }
 
-// wait blocks until the next frame is due.
+// wait blocks until the next frame is due. It checks ctx first: a source
+// slower than its frame rate never waits, and must still stop when asked.
 func (p *pacer) wait(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	now := time.Now()
 	if p.next.IsZero() {
 		p.next = now

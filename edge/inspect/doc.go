@@ -24,6 +24,19 @@
 //  5. GET /api/v1/records lists the local history; GET /api/v1/status and
 //     the WebSocket /api/v1/ws give the queue and sync status, pushed live
 //     whenever it changes.
+//  6. POST /api/v1/records/{record_id}/overrides corrects a saved verdict:
+//     a VerdictOverride event (origin EDGE, this device, UUIDv7, at=now)
+//     is committed with queue.SaveOverride and queued for sync; the record
+//     is never rewritten. GET /api/v1/records/{record_id} shows the
+//     override history and the effective verdict (the latest edge
+//     override, else the record's own).
+//
+// # Sync hooks
+//
+// The package imports nothing from sync/: the agent hands it a
+// SyncReporter (state for the status, SyncNow for POST /api/v1/sync/now)
+// and an Enroller (POST /api/v1/sync/enroll, the desktop app's first-run
+// screen). Without them the sync endpoints answer 503.
 //
 // The document at GET /api/v1/openapi.json is generated from the same route
 // table that registers the handlers, and a test checks that the two match.

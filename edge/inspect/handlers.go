@@ -580,7 +580,12 @@ func (s *Server) getRecord(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, recordJSON(rec, st))
+	ovs, err := s.opts.Store.Overrides(r.Context(), rec.GetRecordId())
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("overrides of %s: %w", rec.GetRecordId(), err))
+		return
+	}
+	writeJSON(w, http.StatusOK, recordDetailJSON(rec, st, ovs))
 }
 
 func (s *Server) recordImage(w http.ResponseWriter, r *http.Request) {
@@ -625,6 +630,7 @@ func (s *Server) status(ctx context.Context) (StatusJSON, error) {
 	if rep != nil {
 		ss := rep.SyncState()
 		out.SyncRunning, out.SyncConnected, out.LastError, out.LastErrorAt = true, ss.Connected, ss.LastError, tptr(ss.LastErrorAt)
+		out.Sync = syncJSON(ss)
 	}
 	if s.opts.CameraState != nil {
 		out.Camera = s.opts.CameraState()

@@ -10,6 +10,7 @@ import (
 	"image/jpeg"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -393,7 +394,7 @@ func TestWebSocketPushesStatus(t *testing.T) {
 		}
 	}
 	// Sync marking the record synced is pushed too, and so is its last error.
-	e.srv.SetSync(fakeSync{inspect.SyncState{LastError: "dial cloud: connection refused", LastErrorAt: time.Now()}})
+	e.srv.SetSync(fakeSync{st: inspect.SyncState{LastError: "dial cloud: connection refused", LastErrorAt: time.Now()}})
 	for {
 		if st := next(); st.SyncRunning && st.LastError == "dial cloud: connection refused" && st.LastErrorAt != nil {
 			break
@@ -428,6 +429,15 @@ func TestSessionAndCaptureNotFound(t *testing.T) {
 	}
 }
 
-type fakeSync struct{ st inspect.SyncState }
+type fakeSync struct {
+	st   inspect.SyncState
+	nows *atomic.Int32 // counts SyncNow calls when set
+}
 
 func (f fakeSync) SyncState() inspect.SyncState { return f.st }
+
+func (f fakeSync) SyncNow() {
+	if f.nows != nil {
+		f.nows.Add(1)
+	}
+}

@@ -42,6 +42,7 @@ var schemaTypes = []any{
 	ProductListJSON{}, ProductJSON{}, ItemJSON{}, DefectTypeJSON{}, SessionRequest{}, SessionJSON{},
 	CaptureJSON{}, PrefilterJSON{}, TimingsJSON{}, VerdictRequest{}, SavedJSON{}, RecordJSON{},
 	ImageJSON{}, VerdictJSON{}, HistoryJSON{}, StatusJSON{}, ModelJSON{}, WSMessage{}, Problem{},
+	OverrideRequest{}, OverrideJSON{}, SyncJSON{}, EnrollRequest{}, EnrollJSON{},
 }
 
 func typeName(v any) string { return reflect.TypeOf(v).Name() }
@@ -91,12 +92,20 @@ func (s *Server) routeTable() []route {
 				{Name: "cursor", Type: "string", Description: "next_cursor of the previous page"},
 			},
 			Responses: with([]response{{Code: 200, Description: "page", Content: jsonBody(HistoryJSON{})}}, 422), handler: s.listRecords},
-		{Method: "GET", Pattern: "/api/v1/records/{record_id}", OperationID: "getRecord", Summary: "One stored record with its sync state.", Tag: "history",
+		{Method: "GET", Pattern: "/api/v1/records/{record_id}", OperationID: "getRecord", Summary: "One stored record with its sync state, override history and effective verdict.", Tag: "history",
 			Responses: with([]response{{Code: 200, Description: "record", Content: jsonBody(RecordJSON{})}}, 404), handler: s.getRecord},
+		{Method: "POST", Pattern: "/api/v1/records/{record_id}/overrides", OperationID: "overrideVerdict", Summary: "Correct the verdict of a saved record. The record is never rewritten: an override event (origin EDGE, this device, at=now) is committed (fsynced) with its sync outbox entry before 201.", Tag: "history",
+			Body:      &body{Content: jsonBody(OverrideRequest{})},
+			Responses: with([]response{{Code: 201, Description: "override saved", Content: jsonBody(OverrideJSON{}), Headers: []string{"Location"}}}, 404, 413, 415, 422), handler: s.addOverride},
 		{Method: "GET", Pattern: "/api/v1/records/{record_id}/image", OperationID: "getRecordImage", Summary: "The stored image of a record (404 once evicted after sync).", Tag: "history",
 			Responses: with([]response{{Code: 200, Description: "image bytes", Content: images, Headers: []string{"ETag"}}, {Code: 304, Description: "not modified"}}, 404), handler: s.recordImage},
 		{Method: "GET", Pattern: "/api/v1/status", OperationID: "getStatus", Summary: "Queue and sync status: queued count, oldest, last sync, last error, disk budget, camera, model.", Tag: "status",
 			Responses: with([]response{{Code: 200, Description: "status", Content: jsonBody(StatusJSON{})}}), handler: s.getStatus},
+		{Method: "POST", Pattern: "/api/v1/sync/now", OperationID: "syncNow", Summary: "Ask the sync loop for an attempt now, ending any backoff. 503 when sync is not configured.", Tag: "sync",
+			Responses: with([]response{{Code: 202, Description: "sync requested; the current sync state", Content: jsonBody(SyncJSON{})}}, 503), handler: s.syncNow},
+		{Method: "POST", Pattern: "/api/v1/sync/enroll", OperationID: "enroll", Summary: "Enroll this device with the cloud using a one-time token, then start sync. 409 when already enrolled, 502 with the cloud's message when it refuses or cannot be reached, 503 when sync is not configured.", Tag: "sync",
+			Body:      &body{Content: jsonBody(EnrollRequest{})},
+			Responses: with([]response{{Code: 200, Description: "enrolled", Content: jsonBody(EnrollJSON{})}}, 409, 413, 415, 422, 502, 503), handler: s.enroll},
 		{Method: "GET", Pattern: "/api/v1/ws", OperationID: "websocket", Summary: "WebSocket: the status as a WSMessage on connect and again whenever it changes. The client sends nothing.", Tag: "status",
 			Responses: with([]response{{Code: 101, Description: "switching protocols; every message is a WSMessage", Content: jsonBody(WSMessage{})}}, 426), handler: s.websocket},
 	}

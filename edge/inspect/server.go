@@ -49,20 +49,53 @@ type Store interface {
 	CanCapture(ctx context.Context, imageBytes int64) error
 	Master(ctx context.Context, productCode string) (*ifcv1.InspectionMaster, error)
 	Masters(ctx context.Context) ([]*ifcv1.InspectionMaster, error)
+	SaveOverride(ctx context.Context, o *ifcv1.VerdictOverride) error
+	Overrides(ctx context.Context, recordID string) ([]*ifcv1.VerdictOverride, error)
 }
 
-// SyncState is what the sync loop reports about its link to the cloud.
+// SyncState is what the sync loop reports about its link to the cloud
+// (the agent fills it from sync/sender.State).
 type SyncState struct {
-	Connected   bool      `json:"connected"`
-	LastAttempt time.Time `json:"last_attempt"`
-	LastError   string    `json:"last_error"`
-	LastErrorAt time.Time `json:"last_error_at"`
+	Enrolled     bool      `json:"enrolled"`  // device credentials are present
+	Connected    bool      `json:"connected"` // the last call reached the cloud
+	Revoked      bool      `json:"revoked"`   // the cloud refused this device as revoked; sync has stopped
+	CloudAddr    string    `json:"cloud_addr"`
+	QueuedBytes  int64     `json:"queued_bytes"`
+	LastAttempt  time.Time `json:"last_attempt"`
+	LastSuccess  time.Time `json:"last_success"`
+	LastError    string    `json:"last_error"`
+	LastErrorAt  time.Time `json:"last_error_at"`
+	NextAttempt  time.Time `json:"next_attempt"` // when the backoff ends (zero when not backing off)
+	SentRecords  int64     `json:"sent_records"` // records committed by this process
+	SentBytes    int64     `json:"sent_bytes"`
+	ResentBytes  int64     `json:"resent_bytes"`
+	ModelVersion string    `json:"model_version"` // pre-filter bundle in use
 }
 
-// SyncReporter gives the sync loop's state (nil when sync is not running).
+// SyncReporter is the sync loop as the API sees it (nil when sync is not configured).
 type SyncReporter interface {
 	SyncState() SyncState
+	// SyncNow asks for a sync attempt now, ending any backoff; it does not block.
+	SyncNow()
 }
+
+// Enrollment is the outcome of a successful enrollment.
+type Enrollment struct {
+	DeviceID string
+	Line     string
+}
+
+// Enroller exchanges an enrollment token for device credentials at the
+// cloud sync endpoint cloudURL ("" = the configured one) and starts sync.
+// Errors wrap ErrAlreadyEnrolled, ErrSyncDisabled or ErrEnrollRefused.
+type Enroller func(ctx context.Context, cloudURL, token string) (Enrollment, error)
+
+// Errors an Enroller returns (wrapped), mapped to 409, 503 and 502.
+var (
+	ErrAlreadyEnrolled = errors.New("this device is already enrolled")
+	ErrSyncDisabled    = errors.New("sync is not configured on this agent (set cloud_addr)")
+	ErrEnrollRefused   = errors.New("enrollment failed at the cloud")
+)
 
 // Metrics receives counts and timings (the agent's Prometheus collectors).
 type Metrics interface {
@@ -100,6 +133,8 @@ type Options struct {
 	StatusInterval time.Duration
 	// Sync reports the sync loop's state (nil = not running).
 	Sync SyncReporter
+	// Enroll enrolls the device on POST /api/v1/sync/enroll (nil = 503).
+	Enroll Enroller
 	// AllowedOrigins are the browser origins allowed to call the API (CORS)
 	// and to open the WebSocket; same-origin requests are always allowed.
 	AllowedOrigins []string

@@ -146,6 +146,61 @@ type RecordJSON struct {
 	Synced          bool           `json:"synced"`
 	SyncedAt        *time.Time     `json:"synced_at"`
 	Evicted         bool           `json:"evicted"`
+	// Overrides and EffectiveVerdict are filled in the record detail only.
+	Overrides []OverrideJSON `json:"overrides,omitempty"` // oldest first
+	// EffectiveVerdict is the latest override's verdict, else the record's own.
+	EffectiveVerdict *VerdictJSON `json:"effective_verdict,omitempty"`
+}
+
+// OverrideRequest corrects the verdict of a saved record.
+type OverrideRequest struct {
+	Result     string `json:"result"`                // "OK" or "NG"
+	DefectType string `json:"defect_type,omitempty"` // required for NG, empty for OK
+	Note       string `json:"note,omitempty"`
+	Reason     string `json:"reason"`    // why the verdict changes
+	Inspector  string `json:"inspector"` // who changes it
+}
+
+// OverrideJSON is a verdict override: an event, the record is never rewritten.
+type OverrideJSON struct {
+	OverrideID string      `json:"override_id"`
+	RecordID   string      `json:"record_id"`
+	Actor      string      `json:"actor"`
+	Reason     string      `json:"reason"`
+	Verdict    VerdictJSON `json:"verdict"`
+	At         *time.Time  `json:"at"`
+	Origin     string      `json:"origin"` // "EDGE" (only edge overrides exist on the edge)
+	DeviceID   string      `json:"device_id"`
+}
+
+// EnrollRequest enrolls this device with the cloud (the desktop app's first-run screen).
+type EnrollRequest struct {
+	CloudURL string `json:"cloud_url,omitempty"` // host:port of the cloud sync endpoint; empty = the configured cloud_addr
+	Token    string `json:"token"`               // the one-time enrollment token
+}
+
+// EnrollJSON is the answer of a successful enrollment.
+type EnrollJSON struct {
+	DeviceID string `json:"device_id"`
+	Line     string `json:"line"`
+}
+
+// SyncJSON is the sync loop's state in the status document.
+type SyncJSON struct {
+	Enrolled     bool       `json:"enrolled"`
+	Connected    bool       `json:"connected"`
+	Revoked      bool       `json:"revoked"`
+	CloudAddr    string     `json:"cloud_addr"`
+	QueuedBytes  int64      `json:"queued_bytes"`
+	LastAttempt  *time.Time `json:"last_attempt"`
+	LastSuccess  *time.Time `json:"last_success"`
+	LastError    string     `json:"last_error"`
+	LastErrorAt  *time.Time `json:"last_error_at"`
+	NextAttempt  *time.Time `json:"next_attempt"`
+	SentRecords  int64      `json:"sent_records"`
+	SentBytes    int64      `json:"sent_bytes"`
+	ResentBytes  int64      `json:"resent_bytes"`
+	ModelVersion string     `json:"model_version"`
 }
 
 // SavedJSON is the answer of a verdict submission: the record is durable.
@@ -191,6 +246,7 @@ type StatusJSON struct {
 	CaptureRefusal string     `json:"capture_refusal"`
 	Camera         string     `json:"camera"`
 	Model          ModelJSON  `json:"model"`
+	Sync           *SyncJSON  `json:"sync"` // null when sync is not configured
 }
 
 // WSMessage is every message the server sends on /api/v1/ws.
@@ -247,9 +303,7 @@ func recordJSON(r *ifcv1.InspectionRecord, st queue.RecordStatus) RecordJSON {
 		Images: []ImageJSON{}, ImageURL: "/api/v1/records/" + r.GetRecordId() + "/image",
 		MasterVersion: r.GetMasterVersion(), PipelineID: r.GetPipelineId(), PipelineVersion: r.GetPipelineVersion(),
 		ModelVersion: r.GetModelVersion(), Synced: st.Synced, SyncedAt: tptr(st.SyncedAt), Evicted: st.Evicted,
-		Verdict: VerdictJSON{
-			Result: resultString(r.GetVerdict().GetResult()), DefectType: r.GetVerdict().GetDefectType(), Note: r.GetVerdict().GetNote(),
-		},
+		Verdict: verdictJSON(r.GetVerdict()),
 	}
 	if r.GetCapturedAt() != nil {
 		out.CapturedAt = tptr(r.GetCapturedAt().AsTime())
@@ -257,15 +311,41 @@ func recordJSON(r *ifcv1.InspectionRecord, st queue.RecordStatus) RecordJSON {
 	if r.GetCreatedAt() != nil {
 		out.CreatedAt = tptr(r.GetCreatedAt().AsTime())
 	}
-	if r.GetVerdict().GetDecidedAt() != nil {
-		out.Verdict.DecidedAt = tptr(r.GetVerdict().GetDecidedAt().AsTime())
-	}
 	for _, im := range r.GetImages() {
 		out.Images = append(out.Images, ImageJSON{SHA256: im.GetSha256(), Size: im.GetSize(), ContentType: im.GetContentType(), Width: im.GetWidth(), Height: im.GetHeight()})
 	}
 	if p := r.GetPrefilter(); p != nil {
 		out.Prefilter = &PrefilterJSON{Score: p.GetScore(), Label: p.GetLabel(), Suspect: p.GetScore() >= p.GetThreshold(),
 			ModelName: p.GetModelName(), ModelVersion: p.GetModelVersion(), Threshold: p.GetThreshold()}
+	}
+	return out
+}
+
+func syncJSON(ss SyncState) *SyncJSON {
+	return &SyncJSON{
+		Enrolled: ss.Enrolled, Connected: ss.Connected, Revoked: ss.Revoked, CloudAddr: ss.CloudAddr, QueuedBytes: ss.QueuedBytes,
+		LastAttempt: tptr(ss.LastAttempt), LastSuccess: tptr(ss.LastSuccess), LastError: ss.LastError,
+		LastErrorAt: tptr(ss.LastErrorAt), NextAttempt: tptr(ss.NextAttempt), SentRecords: ss.SentRecords,
+		SentBytes: ss.SentBytes, ResentBytes: ss.ResentBytes, ModelVersion: ss.ModelVersion,
+	}
+}
+
+func verdictJSON(v *ifcv1.Verdict) VerdictJSON {
+	out := VerdictJSON{Result: resultString(v.GetResult()), DefectType: v.GetDefectType(), Note: v.GetNote()}
+	if v.GetDecidedAt() != nil {
+		out.DecidedAt = tptr(v.GetDecidedAt().AsTime())
+	}
+	return out
+}
+
+func overrideJSON(o *ifcv1.VerdictOverride) OverrideJSON {
+	out := OverrideJSON{OverrideID: o.GetOverrideId(), RecordID: o.GetRecordId(), Actor: o.GetActor(), Reason: o.GetReason(),
+		Verdict: verdictJSON(o.GetVerdict()), Origin: "EDGE", DeviceID: o.GetDeviceId()}
+	if o.GetOrigin() == ifcv1.VerdictOrigin_VERDICT_ORIGIN_CLOUD {
+		out.Origin = "CLOUD"
+	}
+	if o.GetAt() != nil {
+		out.At = tptr(o.GetAt().AsTime())
 	}
 	return out
 }

@@ -19,7 +19,9 @@ const maxCheckErrors = 20
 // Check verifies the whole file: bbolt's own page-level consistency check
 // (tx.Check), then this package's invariants — every record has a state,
 // every live image is present with the right sha256 and size, the outbox,
-// history and eviction indexes agree with the records, and the counters
+// history and eviction indexes agree with the records, every override
+// names a stored record and sits in exactly one of the override outbox and
+// the synced set, and the counters
 // equal a recount. It reads every byte, so it is for tests, startup after
 // an unclean shutdown, and support tools, not for the hot path. A failure
 // wraps ErrCorrupt.
@@ -148,6 +150,7 @@ func (q *Queue) checkInvariants(ctx context.Context, tx *bolt.Tx, add func(strin
 	if n := states.Stats().KeyN; int64(n) != want.records {
 		add("%d state entries, %d records", n, want.records)
 	}
+	checkOverrides(tx, add)
 	if *stored != want {
 		add("counters %+v, recount %+v", *stored, want)
 	}

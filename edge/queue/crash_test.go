@@ -59,8 +59,9 @@ func crashOptions() queue.Options {
 }
 
 // crashChild saves records from two goroutines until it is killed, printing
-// "saved <record_id> <hash>" only after Save returned nil and
-// "synced <record_id>" after MarkSynced returned nil.
+// "saved <record_id> <hash>" only after Save returned nil,
+// "synced <record_id>" after MarkSynced returned nil, and likewise
+// "override <override_id> <record_id>" and "ovsynced <override_id>".
 func crashChild() int {
 	seed, _ := strconv.ParseUint(os.Getenv(crashSeedEnv), 10, 64)
 	q, err := queue.Open(os.Getenv(crashPathEnv), crashOptions())
@@ -97,6 +98,21 @@ func crashChild() int {
 						return
 					}
 					fmt.Printf("synced %s\n", r.RecordId)
+				}
+				if i%4 == 1 {
+					o := g.override(r, time.Now())
+					if err := q.SaveOverride(ctx, o); err != nil {
+						fail <- err
+						return
+					}
+					fmt.Printf("override %s %s\n", o.OverrideId, r.RecordId)
+					if i%8 == 1 {
+						if err := q.MarkOverrideSynced(ctx, o.OverrideId, time.Now()); err != nil {
+							fail <- err
+							return
+						}
+						fmt.Printf("ovsynced %s\n", o.OverrideId)
+					}
 				}
 			}
 		}()
@@ -140,6 +156,7 @@ func TestCrashSafety(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	saved := map[string]string{} // record id -> hash
 	synced := map[string]bool{}
+	overrides := map[string]string{} // override id -> record id
 	var midRun, lines int
 	start := time.Now()
 	for k := range kills {
@@ -208,17 +225,22 @@ func TestCrashSafety(t *testing.T) {
 				saved[f[1]] = f[2]
 			case len(f) == 2 && f[0] == "synced":
 				synced[f[1]] = true
+			case len(f) == 3 && f[0] == "override":
+				overrides[f[1]] = f[2]
+			case len(f) == 2 && f[0] == "ovsynced":
+				synced[f[1]] = true // override ids never collide with record ids
 			default:
 				t.Fatalf("kill %d: unexpected child line %q", k, line)
 			}
 			lines++
 		}
 		verifyAfterCrash(t, path, k, saved, synced)
+		verifyOverridesAfterCrash(t, path, k, overrides, synced)
 	}
-	t.Logf("crash safety: %d SIGKILLs (%d while saving), %d records reported saved, %d synced, all intact; %s",
-		kills, midRun, len(saved), len(synced), time.Since(start).Round(time.Millisecond))
-	if len(saved) == 0 {
-		t.Errorf("no child ever saved a record; the test proved nothing")
+	t.Logf("crash safety: %d SIGKILLs (%d while saving), %d records and %d overrides reported saved, %d synced, all intact; %s",
+		kills, midRun, len(saved), len(overrides), len(synced), time.Since(start).Round(time.Millisecond))
+	if len(saved) == 0 || len(overrides) == 0 {
+		t.Errorf("no child ever saved a record and an override; the test proved nothing")
 	}
 }
 
@@ -257,6 +279,39 @@ func verifyAfterCrash(t *testing.T, path string, k int, saved map[string]string,
 			default:
 				t.Fatalf("kill %d: record %s image %d: %d bytes, %v (status %+v)", k, id, i, len(img), err, st)
 			}
+		}
+	}
+}
+
+// verifyOverridesAfterCrash checks that every override the child reported
+// saved is stored under its record, and every one reported synced has left
+// the override outbox.
+func verifyOverridesAfterCrash(t *testing.T, path string, k int, overrides map[string]string, synced map[string]bool) {
+	t.Helper()
+	ctx := context.Background()
+	q, err := queue.Open(path, crashOptions())
+	if err != nil {
+		t.Fatalf("kill %d: reopen: %v", k, err)
+	}
+	defer q.Close()
+	pending, err := q.PendingOverrides(ctx, queue.MaxPendingLimit)
+	if err != nil {
+		t.Fatalf("kill %d: %v", k, err)
+	}
+	isPending := map[string]bool{}
+	for _, o := range pending {
+		isPending[o.GetOverrideId()] = true
+	}
+	for id, rid := range overrides {
+		os, err := q.Overrides(ctx, rid)
+		if err != nil {
+			t.Fatalf("kill %d: overrides of %s: %v", k, rid, err)
+		}
+		if len(os) != 1 || os[0].GetOverrideId() != id {
+			t.Fatalf("kill %d: record %s has overrides %v, want %s", k, rid, os, id)
+		}
+		if synced[id] && isPending[id] {
+			t.Fatalf("kill %d: override %s was reported synced but is pending", k, id)
 		}
 	}
 }

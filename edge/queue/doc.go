@@ -28,6 +28,19 @@
 // append-only: verdict changes are separate VerdictOverride events.
 // MarkSynced is idempotent too, so the sync loop may repeat it after a crash.
 //
+// # Verdict overrides
+//
+// An inspector's correction of a saved verdict is a VerdictOverride event
+// (origin EDGE), never a rewrite of the record. SaveOverride stores it with
+// its per-record index (record id + at + override id) and its override
+// outbox entry (at + override id, so PendingOverrides yields oldest first)
+// in one fsynced transaction, after checking the record exists.
+// override_id is its idempotency key exactly like record_id: the same
+// override again is a no-op, different content is ErrConflict.
+// MarkOverrideSynced moves it from the outbox to the synced set and is
+// idempotent. Overrides are a few hundred bytes each, are not counted in
+// the disk budget and are never evicted.
+//
 // # Keys
 //
 // Records and their state are keyed by the 16 raw bytes of the UUIDv7.

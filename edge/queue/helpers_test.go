@@ -186,3 +186,15 @@ func pendingIDs(t testing.TB, q *queue.Queue) []string {
 	}
 	return ids
 }
+
+// override returns a valid edge override of rec to the opposite verdict.
+func (g *gen) override(rec *ifcv1.InspectionRecord, at time.Time) *ifcv1.VerdictOverride {
+	v := &ifcv1.Verdict{Result: ng, DefectType: "dent", Note: "seen under the lamp"}
+	if rec.GetVerdict().GetResult() == ng {
+		v = &ifcv1.Verdict{Result: ok}
+	}
+	return &ifcv1.VerdictOverride{
+		OverrideId: g.id(), RecordId: rec.GetRecordId(), Actor: "suzuki", Reason: "second look",
+		Verdict: v, At: timestamppb.New(at), Origin: ifcv1.VerdictOrigin_VERDICT_ORIGIN_EDGE, DeviceId: testDevice,
+	}
+}

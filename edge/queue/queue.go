@@ -97,8 +97,14 @@ var (
 	bucketCursors   = []byte("cursors")   // name -> version8 + value
 	bucketMeta      = []byte("meta")      // "schema", "counters"
 
+	bucketOverrides       = []byte("overrides")        // override id16 -> VerdictOverride
+	bucketRecordOverrides = []byte("record_overrides") // record id16 + ts8 + override id16 -> empty
+	bucketOverrideOutbox  = []byte("override_outbox")  // ts8 + override id16 -> empty
+	bucketOverrideSynced  = []byte("override_synced")  // override id16 -> synced at (unix ns, 8)
+
 	allBuckets = [][]byte{bucketRecords, bucketState, bucketImages, bucketOutbox,
-		bucketHistory, bucketEvictable, bucketMasters, bucketCursors, bucketMeta}
+		bucketHistory, bucketEvictable, bucketMasters, bucketCursors, bucketMeta,
+		bucketOverrides, bucketRecordOverrides, bucketOverrideOutbox, bucketOverrideSynced}
 
 	keySchema   = []byte("schema")
 	keyCounters = []byte("counters")

@@ -109,6 +109,27 @@ func finite01(name string, v float32) error {
 	return nil
 }
 
+// checkVerdict checks a human verdict: OK or NG, a defect type for NG,
+// bounded note, valid decided_at. name prefixes the field names in errors.
+func checkVerdict(name string, v *ifcv1.Verdict) error {
+	if v == nil {
+		return invalid("%s is required", name)
+	}
+	switch v.GetResult() {
+	case ifcv1.VerdictResult_VERDICT_RESULT_OK, ifcv1.VerdictResult_VERDICT_RESULT_NG:
+	default:
+		return invalid("%s result %v is not OK or NG", name, v.GetResult())
+	}
+	if err := checkText(name+".defect_type", v.GetDefectType(),
+		v.GetResult() == ifcv1.VerdictResult_VERDICT_RESULT_NG, MaxFieldLen); err != nil {
+		return err
+	}
+	if err := checkText(name+".note", v.GetNote(), false, MaxNoteLen); err != nil {
+		return err
+	}
+	return checkTime(name+".decided_at", v.GetDecidedAt(), false)
+}
+
 // validate checks rec and images without touching the store.
 func (q *Queue) validate(rec *ifcv1.InspectionRecord, images [][]byte) (*validated, error) {
 	if rec == nil {
@@ -150,23 +171,7 @@ func (q *Queue) validate(rec *ifcv1.InspectionRecord, images [][]byte) (*validat
 		return nil, invalid("negative master_version or pipeline_version")
 	}
 
-	v := rec.GetVerdict()
-	if v == nil {
-		return nil, invalid("verdict is required")
-	}
-	switch v.GetResult() {
-	case ifcv1.VerdictResult_VERDICT_RESULT_OK, ifcv1.VerdictResult_VERDICT_RESULT_NG:
-	default:
-		return nil, invalid("verdict result %v is not OK or NG", v.GetResult())
-	}
-	if err := checkText("verdict.defect_type", v.GetDefectType(),
-		v.GetResult() == ifcv1.VerdictResult_VERDICT_RESULT_NG, MaxFieldLen); err != nil {
-		return nil, err
-	}
-	if err := checkText("verdict.note", v.GetNote(), false, MaxNoteLen); err != nil {
-		return nil, err
-	}
-	if err := checkTime("verdict.decided_at", v.GetDecidedAt(), false); err != nil {
+	if err := checkVerdict("verdict", rec.GetVerdict()); err != nil {
 		return nil, err
 	}
 

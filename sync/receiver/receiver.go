@@ -173,12 +173,24 @@ func New(opts Options) (*Server, error) {
 // Desc is the service descriptor to register s under.
 func (s *Server) Desc() *grpc.ServiceDesc { return &ifcv1.SyncService_ServiceDesc }
 
-// ServerOptions are the keepalive settings edge connections need: edges
-// ping every 15 s over NAT and mobile links.
+// FlowWindowBytes fixes the HTTP/2 flow-control windows of the server the
+// receiver runs on. A fixed window bounds the bytes in flight when a link
+// is cut, and so what the edge must send again after the cut (at most the
+// partial chunk plus this window; measured in docs/benchmarks.md). gRPC's
+// default grows the window with the bandwidth-delay product up to 16 MiB,
+// which would let a cut waste megabytes. The cost: one connection moves at
+// most 64 KiB per round trip (about 5 Mbit/s at 100 ms RTT, far more on a
+// LAN).
+const FlowWindowBytes = 64 << 10
+
+// ServerOptions are the settings edge connections need: keepalive (edges
+// ping every 10 s over NAT and mobile links) and fixed flow-control windows.
 func ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 15 * time.Second, Timeout: 5 * time.Second}),
+		grpc.InitialWindowSize(FlowWindowBytes),
+		grpc.InitialConnWindowSize(FlowWindowBytes),
 	}
 }
 
