@@ -410,6 +410,9 @@ func stopGRPC(ctx context.Context, gs *grpc.Server) {
 	}
 }
 
+// Close releases what New opened, for a Server whose Run is never called.
+func (s *Server) Close() { s.close() }
+
 // close releases resources in reverse order of opening.
 func (s *Server) close() {
 	for _, l := range []net.Listener{s.httpLn, s.grpcLn, s.partsLn} {

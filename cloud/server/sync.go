@@ -8,9 +8,12 @@ import (
 	"log/slog"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/imageflowcanvas/ifc/cloud/conductor"
 	"github.com/imageflowcanvas/ifc/cloud/files"
 	"github.com/imageflowcanvas/ifc/cloud/metadata"
+	"github.com/imageflowcanvas/ifc/cloud/pipeline"
 	"github.com/imageflowcanvas/ifc/models/bundle"
 	"github.com/imageflowcanvas/ifc/models/prefilter"
 	ifcv1 "github.com/imageflowcanvas/ifc/proto/ifc/v1"
@@ -71,12 +74,19 @@ func (s *Server) CreateEnrollmentToken(ctx context.Context, line string, ttl tim
 	return tok, nil
 }
 
-// EnsureMasters stores each master whose product the cloud does not know
-// yet, so records of the all-in-one's edge (seeded with the demo master)
-// are accepted. Existing masters are left alone.
-func (s *Server) EnsureMasters(ctx context.Context, masters []*ifcv1.InspectionMaster) error {
+// EnsureDemo prepares the cloud for the all-in-one's own edge: the
+// standard pipeline exists (created once, found by name afterwards), and
+// each master whose product the cloud does not know yet is stored, with a
+// pipeline named "standard" pointed at that pipeline, so the edge's
+// records are accepted and the cloud pipeline runs on them. Existing
+// masters are left alone.
+func (s *Server) EnsureDemo(ctx context.Context, masters []*ifcv1.InspectionMaster) error {
 	if s.meta == nil {
-		return errors.New("masters: this process has no metadata store")
+		return errors.New("demo: this process has no metadata store")
+	}
+	std, err := s.standardPipeline(ctx)
+	if err != nil {
+		return err
 	}
 	for _, m := range masters {
 		if _, err := s.meta.GetMaster(ctx, m.GetProduct().GetCode()); err == nil {
@@ -84,9 +94,31 @@ func (s *Server) EnsureMasters(ctx context.Context, masters []*ifcv1.InspectionM
 		} else if !errors.Is(err, metadata.ErrNotFound) {
 			return err
 		}
+		m = proto.CloneOf(m)
+		if m.GetPipelineId() == "standard" {
+			m.PipelineId, m.PipelineVersion = std.GetId(), std.GetVersion()
+		}
 		if _, err := s.meta.PutMaster(ctx, m); err != nil {
 			return fmt.Errorf("store master %s: %w", m.GetProduct().GetCode(), err)
 		}
 	}
 	return nil
+}
+
+// standardPipeline returns the latest pipeline named "standard", creating it first if none exists.
+func (s *Server) standardPipeline(ctx context.Context) (*ifcv1.Pipeline, error) {
+	all, err := s.meta.ListPipelines(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list pipelines: %w", err)
+	}
+	for _, p := range all {
+		if p.GetDefinition().GetName() == "standard" {
+			return p, nil
+		}
+	}
+	p, err := s.meta.CreatePipelineVersion(ctx, "", pipeline.Standard(), "all-in-one")
+	if err != nil {
+		return nil, fmt.Errorf("create standard pipeline: %w", err)
+	}
+	return p, nil
 }

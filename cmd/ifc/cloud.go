@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -77,31 +81,19 @@ func runCloud(ctx context.Context, shape string, args []string, stdout, stderr i
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	// The all-in-one also runs one edge agent beside the cloud. Only main
-	// may import both tiers, so they are wired here.
-	var edge *agent.Agent
-	if mode == server.ModeAllInOne && !*noEdge {
-		ecfg, err := agent.Load("")
-		if err != nil {
-			return err
-		}
-		ecfg.DataDir = filepath.Join(cfg.DataDir, "edge")
-		if *edgeAddr != "" {
-			ecfg.HTTPAddr = *edgeAddr
-		}
-		if err := ecfg.Validate(); err != nil {
-			return fmt.Errorf("invalid edge configuration:\n%w", err)
-		}
-		if edge, err = agent.New(ecfg, logger); err != nil {
-			return fmt.Errorf("start edge agent: %w", err)
-		}
-	}
 	srv, err := server.New(cfg, mode, logger, stdout)
 	if err != nil {
-		if edge != nil {
-			edge.Close()
-		}
 		return err
+	}
+	// The all-in-one also runs one edge agent beside the cloud, enrolled
+	// with it and syncing to it. Only main may import both tiers, so they
+	// are wired here.
+	var edge *agent.Agent
+	if mode == server.ModeAllInOne && !*noEdge {
+		if edge, err = newLocalEdge(ctx, srv, filepath.Join(cfg.DataDir, "edge"), *edgeAddr, logger); err != nil {
+			srv.Close()
+			return err
+		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })
@@ -110,6 +102,60 @@ func runCloud(ctx context.Context, shape string, args []string, stdout, stderr i
 		fmt.Fprintf(stdout, "ImageFlowCanvas all-in-one: API http://%s  gRPC %s  edge agent http://%s\n", srv.HTTPAddr(), srv.GRPCAddr(), edge.HTTPAddr())
 	}
 	return g.Wait()
+}
+
+// newLocalEdge builds the all-in-one's edge agent: the synthetic camera,
+// its data under the cloud's data dir, and sync to this cloud. On first
+// start it gets a one-time enrollment token straight from the cloud's
+// store, and the cloud learns the demo master and the standard pipeline,
+// so the edge's records are accepted and analysed.
+func newLocalEdge(ctx context.Context, srv *server.Server, dataDir, httpAddr string, logger *slog.Logger) (*agent.Agent, error) {
+	ecfg, err := agent.Load("")
+	if err != nil {
+		return nil, err
+	}
+	ecfg.DataDir = dataDir
+	if httpAddr != "" {
+		ecfg.HTTPAddr = httpAddr
+	}
+	if ecfg.Line == "" {
+		ecfg.Line = "demo-line"
+	}
+	if ecfg.CloudAddr == "" {
+		ecfg.CloudAddr = loopbackAddr(srv.GRPCAddr())
+	}
+	masters, err := agent.ParseMasters(agent.DemoMasters)
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.EnsureDemo(ctx, masters); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(ecfg.CredentialsPath()); errors.Is(err, fs.ErrNotExist) && ecfg.EnrollmentToken == "" {
+		if ecfg.EnrollmentToken, err = srv.CreateEnrollmentToken(ctx, ecfg.Line, time.Hour); err != nil {
+			return nil, err
+		}
+	}
+	if err := ecfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid edge configuration:\n%w", err)
+	}
+	a, err := agent.New(ecfg, logger)
+	if err != nil {
+		return nil, fmt.Errorf("start edge agent: %w", err)
+	}
+	return a, nil
+}
+
+// loopbackAddr turns a wildcard listen address into one a local client can dial.
+func loopbackAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 func redacted(c server.Config) server.Config {

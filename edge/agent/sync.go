@@ -310,6 +310,11 @@ func (a senderQueue) Pending(ctx context.Context, limit int) ([]sender.Pending, 
 }
 
 // Backlog summarises the outbox from the queue's counters.
+// PutMaster caches a pulled master; the cloud's order wins (queue.ReplaceMaster).
+func (a senderQueue) PutMaster(ctx context.Context, m *ifcv1.InspectionMaster) error {
+	return a.Queue.ReplaceMaster(ctx, m)
+}
+
 func (a senderQueue) Backlog(ctx context.Context) (sender.Backlog, error) {
 	st, err := a.Stats(ctx)
 	if err != nil {

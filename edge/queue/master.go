@@ -93,6 +93,27 @@ func (q *Queue) PutMaster(ctx context.Context, m *ifcv1.InspectionMaster) error 
 	return nil
 }
 
+// ReplaceMaster caches m whatever the cached version. Sync uses it for
+// masters pulled from the cloud: they arrive in the cloud's change order
+// (a replay after a crash repeats that order), and the cloud's version
+// numbers are not comparable with those of a seeded masters.yaml, so the
+// pulled master always wins over whatever is cached.
+func (q *Queue) ReplaceMaster(ctx context.Context, m *ifcv1.InspectionMaster) error {
+	if err := validateMaster(m); err != nil {
+		return fmt.Errorf("replace master: %w", err)
+	}
+	code := m.GetProduct().GetCode()
+	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("replace master %s: encode: %w", code, err)
+	}
+	if err := q.update(ctx, func(tx *bolt.Tx) error { return tx.Bucket(bucketMasters).Put([]byte(code), data) }); err != nil {
+		return fmt.Errorf("replace master %s: %w", code, err)
+	}
+	q.log.Info("master replaced from cloud", "product_code", code, "version", m.GetVersion())
+	return nil
+}
+
 // Master returns the cached master of a product; ErrNotFound if none.
 func (q *Queue) Master(ctx context.Context, productCode string) (*ifcv1.InspectionMaster, error) {
 	var m *ifcv1.InspectionMaster

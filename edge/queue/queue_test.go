@@ -767,3 +767,31 @@ func TestCanceledContext(t *testing.T) {
 		t.Errorf("canceled Save stored a record")
 	}
 }
+
+// A master pulled from the cloud replaces a seeded one whatever the
+// version numbers say (the two numberings are unrelated); an invalid one
+// changes nothing.
+func TestReplaceMasterFromCloud(t *testing.T) {
+	ctx := context.Background()
+	q, _ := open(t, queue.Options{})
+	if err := q.PutMaster(ctx, master("P-100", 5)); err != nil {
+		t.Fatal(err)
+	}
+	pulled := master("P-100", 2)
+	pulled.Product.Name = "from cloud"
+	if err := q.ReplaceMaster(ctx, pulled); err != nil {
+		t.Fatal(err)
+	}
+	got, err := q.Master(ctx, "P-100")
+	if err != nil || got.GetVersion() != 2 || got.GetProduct().GetName() != "from cloud" {
+		t.Fatalf("Master = %v, %v; want the pulled version 2", got, err)
+	}
+	before := digest(t, q)
+	bad := master("P-100", 0)
+	if err := q.ReplaceMaster(ctx, bad); !errors.Is(err, queue.ErrInvalid) {
+		t.Fatalf("invalid master = %v, want ErrInvalid", err)
+	}
+	if digest(t, q) != before {
+		t.Fatal("a refused master changed the queue")
+	}
+}

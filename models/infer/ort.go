@@ -13,6 +13,10 @@ import (
 // LibraryEnv names the environment variable that points at libonnxruntime.so.
 const LibraryEnv = "IFC_ORT_LIB"
 
+// ortVersion is the ONNX Runtime release deploy/dev/setup installs
+// (ORT_VERSION there; onnxruntime_go v1.27 needs the 1.2x/1.3x C API).
+const ortVersion = "1.30.0"
+
 // ErrNoRuntime means the ONNX Runtime shared library was not found.
 var ErrNoRuntime = errors.New("onnxruntime shared library not found")
 
@@ -28,7 +32,7 @@ func LibraryPath() (string, error) {
 	var candidates []string
 	if home, err := os.UserHomeDir(); err == nil {
 		candidates = append(candidates,
-			filepath.Join(home, ".cache/ifc/ort/package/bin/napi-v6/linux/x64/libonnxruntime.so.1"))
+			filepath.Join(home, ".cache/ifc/ort", ortVersion, "package/bin/napi-v6/linux/x64/libonnxruntime.so.1"))
 	}
 	candidates = append(candidates,
 		"/usr/local/lib/libonnxruntime.so",

@@ -37,7 +37,8 @@ type Queue interface {
 	PendingOverrides(ctx context.Context, limit int) ([]*ifcv1.VerdictOverride, error)
 	MarkOverrideSynced(ctx context.Context, overrideID string, at time.Time) error
 	Backlog(ctx context.Context) (Backlog, error)
-	// PutMaster caches a master; a version not above the cached one is ignored.
+	// PutMaster caches a master pulled from the cloud. Pulls arrive in the
+	// cloud's change order, so the pulled master replaces the cached one.
 	PutMaster(ctx context.Context, m *ifcv1.InspectionMaster) error
 	// Cursor and PutCursor keep downlink cursors and small cached blobs (pipelines) by name.
 	Cursor(ctx context.Context, name string) (int64, []byte, error)
