@@ -7,11 +7,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/imageflowcanvas/ifc/models/prefilter"
 )
 
 // TestAllInOneSyncsItsEdge runs `ifc all-in-one` as a user does and walks
@@ -28,12 +33,14 @@ func TestAllInOneSyncsItsEdge(t *testing.T) {
 	t.Setenv("IFC_EDGE_CAMERA", "synthetic:?width=640&height=480&fps=5")
 	t.Setenv("IFC_EDGE_SYNC_IDLE_INTERVAL", "100ms")
 	t.Setenv("IFC_EDGE_SYNC_BACKOFF_MAX", "1s")
+	t.Setenv("IFC_EDGE_SYNC_PULL_INTERVAL", "1s")
+	dataDir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out, errOut syncBuilder
 	done := make(chan error, 1)
 	go func() {
-		done <- runCloud(ctx, "all-in-one", []string{"--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0",
+		done <- runCloud(ctx, "all-in-one", []string{"--data-dir", dataDir, "--http-addr", "127.0.0.1:0",
 			"--grpc-addr", "127.0.0.1:0", "--edge-http-addr", "127.0.0.1:0"}, &out, &errOut)
 	}()
 	ready := regexp.MustCompile(`API (http://\S+) .* edge agent (http://\S+)`)
@@ -135,15 +142,40 @@ func TestAllInOneSyncsItsEdge(t *testing.T) {
 		t.Fatalf("the cloud review was undone by a later edge override: verdict in force %q; history %+v", rec.Effective.Result, rec.Overrides)
 	}
 
-	// Revocation: the device learns it at its next call and stops.
-	cloud.do("POST", "/api/v1/devices/"+deviceID+"/revoke", nil, 200, nil)
-	edge.do("POST", "/api/v1/sync/now", nil, 202, nil)
+	// Model rollout: the cloud serves a new pre-filter version and marks it
+	// for this line; the edge pulls, verifies and swaps it in, and new
+	// records carry it. A corrupt bundle is refused and the model in use stays.
+	publishModel(t, dataDir, "1.0.1", false)
+	publishModel(t, dataDir, "1.0.2", true)
 	var status struct {
-		Sync struct {
+		Line  string `json:"line"`
+		Model struct{ Version string } `json:"model"`
+		Sync  struct {
 			Revoked   bool   `json:"revoked"`
 			LastError string `json:"last_error"`
 		} `json:"sync"`
 	}
+	edge.do("GET", "/api/v1/status", nil, 200, &status)
+	rollout := func(version string) {
+		cloud.do("PUT", "/api/v1/lines/"+status.Line+"/rollouts/DEMO-PART", map[string]any{"model_name": "prefilter", "model_version": version, "threshold": 0.3}, 200, nil)
+	}
+	rollout("1.0.2")
+	eventually(t, "the edge to refuse the corrupt model", 30*time.Second, func() bool {
+		edge.do("GET", "/api/v1/status", nil, 200, &status)
+		return strings.Contains(status.Sync.LastError, "1.0.2")
+	})
+	if status.Model.Version != "1.0.0" {
+		t.Fatalf("after a corrupt bundle the edge runs model %q, want 1.0.0 kept", status.Model.Version)
+	}
+	rollout("1.0.1")
+	eventually(t, "the edge to swap in model 1.0.1", 30*time.Second, func() bool {
+		edge.do("GET", "/api/v1/status", nil, 200, &status)
+		return status.Model.Version == "1.0.1"
+	})
+
+	// Revocation: the device learns it at its next call and stops.
+	cloud.do("POST", "/api/v1/devices/"+deviceID+"/revoke", nil, 200, nil)
+	edge.do("POST", "/api/v1/sync/now", nil, 202, nil)
 	eventually(t, "the edge to see its revocation", 30*time.Second, func() bool {
 		inspect("OK", "") // something to send
 		edge.do("GET", "/api/v1/status", nil, 200, &status)
@@ -161,6 +193,36 @@ func TestAllInOneSyncsItsEdge(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("all-in-one did not stop")
+	}
+}
+
+// publishModel copies the embedded pre-filter bundle into the cloud's model
+// directory as version; corrupt flips one byte of the ONNX file so its
+// sha256 no longer matches the manifest.
+func publishModel(t *testing.T, dataDir, version string, corrupt bool) {
+	t.Helper()
+	dir := filepath.Join(dataDir, "models", "prefilter", version)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := fs.ReadDir(prefilter.FS, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := fs.ReadFile(prefilter.FS, e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case e.Name() == "manifest.json":
+			data = bytes.Replace(data, []byte(`"version": "1.0.0"`), []byte(`"version": "`+version+`"`), 1)
+		case corrupt && e.Name() == "model.onnx":
+			data[len(data)/2] ^= 0xff
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

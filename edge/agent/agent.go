@@ -58,6 +58,7 @@ import (
 	"github.com/imageflowcanvas/ifc/edge/queue"
 	"github.com/imageflowcanvas/ifc/edge/whep"
 	"github.com/imageflowcanvas/ifc/sync/device"
+	"github.com/imageflowcanvas/ifc/sync/sender"
 )
 
 // Agent is one running edge agent.
@@ -130,8 +131,7 @@ func New(cfg Config, logger *slog.Logger) (_ *Agent, err error) {
 	if err := seedMasters(ctx, a.q, cfg, a.log.Info); err != nil {
 		return nil, err
 	}
-	a.pf, err = prefilter.Open(cfg.PrefilterDir, prefilter.Options{Logger: log})
-	if err != nil {
+	if a.pf, err = openPrefilter(ctx, a.q, cfg, log); err != nil {
 		return nil, err
 	}
 	a.cam, err = capture.Open(cfg.Camera, capture.Options{Logger: log})
@@ -194,6 +194,27 @@ func (a *Agent) ReloadModel(dir string) (prefilter.Model, error) {
 	m, err := a.pf.Reload(dir)
 	a.api.Notify()
 	return m, err
+}
+
+// openPrefilter opens the pre-filter the cloud last rolled out to this edge
+// when it was downloaded before, else the configured (or embedded) bundle.
+// A pulled bundle that no longer verifies is skipped with a warning; the
+// sender downloads it again.
+func openPrefilter(ctx context.Context, q *queue.Queue, cfg Config, log *slog.Logger) (*prefilter.Filter, error) {
+	if cfg.CloudAddr != "" {
+		dir, ok, err := sender.WantedModelDir(ctx, q, cfg.ModelsPath())
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			pf, err := prefilter.Open(dir, prefilter.Options{Logger: log})
+			if err == nil {
+				return pf, nil
+			}
+			log.Warn("pulled pre-filter does not verify; starting on the configured one", "dir", dir, "err", err)
+		}
+	}
+	return prefilter.Open(cfg.PrefilterDir, prefilter.Options{Logger: log})
 }
 
 // SetSync attaches the sync loop's status to the local API's status (and

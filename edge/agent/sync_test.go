@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/imageflowcanvas/ifc/edge/agent"
 	"github.com/imageflowcanvas/ifc/edge/inspect"
+	"github.com/imageflowcanvas/ifc/edge/queue"
 	ifcv1 "github.com/imageflowcanvas/ifc/proto/ifc/v1"
 	"github.com/imageflowcanvas/ifc/sync/device"
 )
@@ -267,4 +269,55 @@ func TestEnrollAtStart(t *testing.T) {
 	// A restart uses the saved credentials; the spent token is not sent again.
 	_, c, _ = startAgent(t, cfg)
 	c.waitStatus("enrolled after restart", func(st inspect.StatusJSON) bool { return st.Sync != nil && st.Sync.Enrolled })
+}
+
+// A pre-filter pulled from the cloud before a restart is the one the agent
+// starts on; a pulled bundle that no longer verifies falls back to the
+// configured one.
+func TestAgentStartsOnPulledModel(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		corrupt bool
+		want    string
+	}{{"verified", false, "1.0.7"}, {"tampered", true, "1.0.0"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.CloudAddr = closedAddr(t)
+			dir := filepath.Join(cfg.ModelsPath(), "prefilter", "1.0.7")
+			if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(copyBundle(t), dir); err != nil {
+				t.Fatal(err)
+			}
+			manifest := filepath.Join(dir, "manifest.json")
+			data, err := os.ReadFile(manifest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data = bytes.Replace(data, []byte(`"version": "1.0.0"`), []byte(`"version": "1.0.7"`), 1)
+			if tc.corrupt {
+				data = bytes.Replace(data, []byte(`"sha256": "`), []byte(`"sha256": "00`), 1)
+			}
+			if err := os.WriteFile(manifest, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			q, err := queue.Open(cfg.QueuePath(), queue.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := q.PutCursor(context.Background(), "model", 3, []byte("prefilter/1.0.7")); err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Close(); err != nil {
+				t.Fatal(err)
+			}
+			_, c, _ := startAgent(t, cfg)
+			var st inspect.StatusJSON
+			c.must("GET", "/api/v1/status", nil, 200, &st)
+			if st.Model.Version != tc.want {
+				t.Fatalf("agent started on model %q, want %q", st.Model.Version, tc.want)
+			}
+		})
+	}
 }

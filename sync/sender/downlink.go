@@ -306,3 +306,25 @@ func syncDir(dir string) {
 		d.Close()
 	}
 }
+
+// WantedModelDir returns the directory of the pre-filter bundle the cloud
+// last named for this edge, if it has been downloaded to modelDir, so the
+// agent can start on it instead of waiting for the next pull. ok is false
+// when the cloud named none or it is not on disk.
+func WantedModelDir(ctx context.Context, q interface {
+	Cursor(ctx context.Context, name string) (int64, []byte, error)
+}, modelDir string) (dir string, ok bool, err error) {
+	_, v, err := q.Cursor(ctx, cursorModel)
+	if err != nil {
+		return "", false, fmt.Errorf("queue cursor %s: %w", cursorModel, err)
+	}
+	name, version, found := strings.Cut(string(v), "/")
+	if !found || safeName("model", name) != nil || safeName("version", version) != nil {
+		return "", false, nil
+	}
+	dir = filepath.Join(modelDir, name, version)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return "", false, nil
+	}
+	return dir, true, nil
+}
