@@ -10,7 +10,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 
 	"github.com/imageflowcanvas/ifc/cloud/metadata"
@@ -316,35 +315,9 @@ func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Status = st
 	}
-	for _, tf := range []struct {
-		name string
-		dst  *time.Time
-	}{{"since", &f.Since}, {"until", &f.Until}} {
-		if v := q.Get(tf.name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				probs = append(probs, problemItem{Field: tf.name, Message: "want an RFC 3339 time"})
-			}
-			*tf.dst = t
-		}
-	}
-	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
-		probs = append(probs, problemItem{Field: "until", Message: "must be after since"})
-	}
-	f.Limit = 50
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			probs = append(probs, problemItem{Field: "limit", Message: "want 1..500"})
-		}
-		f.Limit = n
-	}
-	if v := q.Get("page_token"); v != "" {
-		if len(v) > 512 {
-			probs = append(probs, problemItem{Field: "page_token", Message: "too long"})
-		}
-		f.PageToken = v
-	}
+	pq, more := parsePageQuery(q)
+	probs = append(probs, more...)
+	f.Since, f.Until, f.Limit, f.PageToken = pq.Since, pq.Until, pq.Limit, pq.PageToken
 	if len(probs) > 0 {
 		s.writeError(w, r, &requestProblems{items: probs})
 		return

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -169,35 +170,9 @@ func recordFilter(r *http.Request) (metadata.RecordFilter, error) {
 		}
 		f.Verdict = res
 	}
-	for _, tf := range []struct {
-		name string
-		dst  *time.Time
-	}{{"since", &f.Since}, {"until", &f.Until}} {
-		if v := q.Get(tf.name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				probs = append(probs, problemItem{Field: tf.name, Message: "want an RFC 3339 time"})
-			}
-			*tf.dst = t
-		}
-	}
-	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
-		probs = append(probs, problemItem{Field: "until", Message: "must be after since"})
-	}
-	f.Limit = metadata.DefaultPageSize
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > metadata.MaxPageSize {
-			probs = append(probs, problemItem{Field: "limit", Message: fmt.Sprintf("want 1..%d", metadata.MaxPageSize)})
-		}
-		f.Limit = n
-	}
-	if v := q.Get("page_token"); v != "" {
-		if len(v) > 512 {
-			probs = append(probs, problemItem{Field: "page_token", Message: "too long"})
-		}
-		f.PageToken = v
-	}
+	pq, more := parsePageQuery(q)
+	probs = append(probs, more...)
+	f.Since, f.Until, f.Limit, f.PageToken = pq.Since, pq.Until, pq.Limit, pq.PageToken
 	if len(probs) > 0 {
 		return f, &requestProblems{items: probs}
 	}
@@ -348,4 +323,50 @@ func (s *Server) overrideRecord(w http.ResponseWriter, r *http.Request) {
 		"defect_type", req.DefectType, "user", user)
 	w.Header().Set("Location", "/api/v1/records/"+id)
 	s.writeRecord(w, r, http.StatusCreated, id)
+}
+
+// pageQuery is the time range and paging part of a list query.
+type pageQuery struct {
+	Since, Until time.Time
+	Limit        int
+	PageToken    string
+}
+
+// parsePageQuery reads since, until, limit and page_token (the same rules
+// for every list route) and reports every bad value.
+func parsePageQuery(q url.Values) (pageQuery, []problemItem) {
+	var (
+		p     pageQuery
+		probs []problemItem
+	)
+	for _, tf := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &p.Since}, {"until", &p.Until}} {
+		if v := q.Get(tf.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				probs = append(probs, problemItem{Field: tf.name, Message: "want an RFC 3339 time"})
+			}
+			*tf.dst = t
+		}
+	}
+	if !p.Since.IsZero() && !p.Until.IsZero() && !p.Until.After(p.Since) {
+		probs = append(probs, problemItem{Field: "until", Message: "must be after since"})
+	}
+	p.Limit = metadata.DefaultPageSize
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > metadata.MaxPageSize {
+			probs = append(probs, problemItem{Field: "limit", Message: fmt.Sprintf("want 1..%d", metadata.MaxPageSize)})
+		}
+		p.Limit = n
+	}
+	if v := q.Get("page_token"); v != "" {
+		if len(v) > 512 {
+			probs = append(probs, problemItem{Field: "page_token", Message: "too long"})
+		}
+		p.PageToken = v
+	}
+	return p, probs
 }
