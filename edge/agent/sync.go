@@ -270,9 +270,15 @@ func (s *syncer) SyncState() inspect.SyncState {
 		return out
 	}
 	st := snd.State()
+	// The sender refreshes its backlog per round; during an outage rounds
+	// stop, so the queue itself is the live count.
+	queued := st.QueuedBytes
+	if stats, err := s.q.Stats(context.Background()); err == nil {
+		queued = stats.QueuedBytes
+	}
 	return inspect.SyncState{
 		Enrolled: st.Enrolled, Connected: st.Connected, Revoked: st.Revoked, CloudAddr: out.CloudAddr,
-		QueuedBytes: st.QueuedBytes, LastAttempt: st.LastAttempt, LastSuccess: st.LastSuccess,
+		QueuedBytes: queued, LastAttempt: st.LastAttempt, LastSuccess: st.LastSuccess,
 		LastError: st.LastError, LastErrorAt: st.LastErrorAt, NextAttempt: st.NextAttempt,
 		SentRecords: st.SentRecords, SentBytes: st.SentBytes, ResentBytes: st.ResentBytes, ModelVersion: st.ModelVersion,
 	}

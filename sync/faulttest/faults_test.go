@@ -135,8 +135,9 @@ type faultsSummary struct {
 	SentBytes          int64   `json:"sent_bytes"`        // status sync.sent_bytes summed over edge incarnations
 	ResentBytes        int64   `json:"resent_bytes"`      // status sync.resent_bytes summed over edge incarnations
 	SentMinusUnique    int64   `json:"sent_minus_unique"` // sent_bytes - image_bytes: re-sent bytes as seen from outside
-	Cuts               int     `json:"cuts"`              // flaps + proxy cuts + edge kills + cloud restarts
+	Cuts               int     `json:"cuts"`              // flaps + edge kills + cloud restarts + connections reset by the proxy
 	ResentBytesPerCut  float64 `json:"resent_bytes_per_cut"`
+	SentMinusUniqueCut float64 `json:"sent_minus_unique_per_cut"`
 	ChunkBytes         int     `json:"chunk_bytes"`
 	ResentChunksPerCut float64 `json:"resent_chunks_per_cut"`
 }
@@ -255,14 +256,15 @@ func TestFaultsShort(t *testing.T) {
 		ProxyBytesUp: ps.BytesUp, ProxyBytesDown: ps.BytesDown, ProxyConnections: ps.Connections, ProxyResets: ps.Resets, ProxyStalls: ps.Stalls,
 		SentBytes: sent, ResentBytes: resent, SentMinusUnique: sent - v.ImageBytes, ChunkBytes: chunk,
 	}
-	s.Cuts = h.events["flap"] + h.events["proxy-cut"] + h.events["edge-kill"] + h.events["cloud-restart"]
+	s.Cuts = h.events["flap"] + h.events["edge-kill"] + h.events["cloud-restart"] + int(ps.Resets)
 	h.mu.Unlock()
 	if s.Cuts > 0 {
 		s.ResentBytesPerCut = float64(resent) / float64(s.Cuts)
+		s.SentMinusUniqueCut = float64(s.SentMinusUnique) / float64(s.Cuts)
 		s.ResentChunksPerCut = s.ResentBytesPerCut / float64(chunk)
 	}
-	h.logf("flaps %d, edge kills %d, cloud restarts %d, proxy cuts %d; records %d (acked %d), image bytes %d; proxy edge→cloud %d bytes; sent %d, re-sent %d (%.0f per cut = %.2f chunks)",
-		s.Events["flap"], s.Events["edge-kill"], s.Events["cloud-restart"], s.Events["proxy-cut"], v.Records, v.Acked, v.ImageBytes, ps.BytesUp, sent, resent, s.ResentBytesPerCut, s.ResentChunksPerCut)
+	h.logf("flaps %d, edge kills %d, cloud restarts %d, proxy resets %d; records %d (acked %d), image bytes %d; proxy edge→cloud %d bytes; sent %d, re-sent %d (%.0f per cut = %.2f chunks; sent−unique %d = %.0f per cut)",
+		s.Events["flap"], s.Events["edge-kill"], s.Events["cloud-restart"], ps.Resets, v.Records, v.Acked, v.ImageBytes, ps.BytesUp, sent, resent, s.ResentBytesPerCut, s.ResentChunksPerCut, s.SentMinusUnique, s.SentMinusUniqueCut)
 	h.writeSummary("summary.json", s)
 }
 
