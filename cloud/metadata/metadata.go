@@ -1,6 +1,6 @@
 // Package metadata keeps the cloud's records: pipelines, files, executions
-// and users. Implementations are chosen by URL scheme (sqlite:// now,
-// postgres:// later) and share one test suite.
+// and users. Implementations are chosen by URL scheme (sqlite://,
+// postgres://) and share one test suite.
 package metadata
 
 import (

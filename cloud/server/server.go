@@ -35,6 +35,7 @@ import (
 	"github.com/imageflowcanvas/ifc/cloud/events/natsbus"
 	"github.com/imageflowcanvas/ifc/cloud/files"
 	"github.com/imageflowcanvas/ifc/cloud/metadata"
+	_ "github.com/imageflowcanvas/ifc/cloud/metadata/pgstore"     // postgres:// metadata
 	_ "github.com/imageflowcanvas/ifc/cloud/metadata/sqlitestore" // sqlite:// metadata
 	"github.com/imageflowcanvas/ifc/cloud/objectstore"
 	_ "github.com/imageflowcanvas/ifc/cloud/objectstore/fsstore" // file:// objects

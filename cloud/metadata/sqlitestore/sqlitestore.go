@@ -10,16 +10,10 @@
 // power loss may drop only the last few commits; set synchronous=full to
 // fsync every commit.
 //
-// The schema comes from numbered, embedded SQL migrations (migrations/)
-// written in SQL that PostgreSQL accepts too.
-//
-// Sync writes are idempotent so an edge can retry after any lost reply:
-// uploads by device and sha256, records by record_id and overrides by
-// override_id, each checked and written in one transaction (a repeat is
-// created=false, different content under a used id is ErrConflict). A
-// record's effective verdict column is recomputed in the transaction that
-// adds an override. Masters and per-line rollouts take their versions
-// from one change counter, so an edge pulls both with a single cursor.
+// The schema, queries and transactions are shared with the PostgreSQL
+// store in package sqlstore (one set of migrations, one implementation);
+// this package only opens the database and says how SQLite reports a
+// unique violation.
 package sqlitestore
 
 import (
@@ -38,6 +32,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/imageflowcanvas/ifc/cloud/metadata"
+	"github.com/imageflowcanvas/ifc/cloud/metadata/sqlstore"
 )
 
 // Scheme is the URL scheme this package registers.
@@ -89,12 +84,13 @@ type Options struct {
 
 // Store is a metadata.Store backed by one SQLite file.
 type Store struct {
-	db     *sql.DB
-	logger *slog.Logger
-	now    func() time.Time
+	*sqlstore.Store
 }
 
 var _ metadata.Store = (*Store)(nil)
+
+// dialect is how SQLite differs for the shared implementation.
+var dialect = sqlstore.Dialect{Name: "sqlite", IsUniqueViolation: isUniqueViolation}
 
 // New opens (creating if needed) the database at the absolute path and
 // applies pending migrations.
@@ -114,14 +110,6 @@ func New(ctx context.Context, path string, opts Options) (*Store, error) {
 	if busy == 0 {
 		busy = 5 * time.Second
 	}
-	s := &Store{logger: opts.Logger, now: opts.Now}
-	if s.logger == nil {
-		s.logger = slog.Default()
-	}
-	s.logger = s.logger.With("component", "metadata.sqlite")
-	if s.now == nil {
-		s.now = time.Now
-	}
 	q := url.Values{}
 	q.Set("_busy_timeout", strconv.FormatInt(busy.Milliseconds(), 10))
 	q.Set("_journal_mode", "WAL")
@@ -138,27 +126,16 @@ func New(ctx context.Context, path string, opts Options) (*Store, error) {
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s.db = db
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
-	if err := s.migrate(ctx); err != nil {
+	st, err := sqlstore.New(ctx, db, dialect, sqlstore.Options{Logger: opts.Logger, Now: opts.Now})
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlitestore: %s: %w", path, err)
 	}
-	return s, nil
-}
-
-// DB exposes the underlying handle for tests and diagnostics.
-func (s *Store) DB() *sql.DB { return s.db }
-
-// Close closes the database.
-func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("sqlitestore: close: %w", err)
-	}
-	return nil
+	return &Store{Store: st}, nil
 }
 
 // isUniqueViolation reports whether err is a primary key or unique
@@ -174,7 +151,3 @@ func isUniqueViolation(err error) bool {
 	}
 	return false
 }
-
-func nanos(t time.Time) int64 { return t.UnixNano() }
-
-func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }

@@ -1,4 +1,4 @@
-package sqlitestore
+package sqlstore
 
 import (
 	"context"
@@ -32,7 +32,7 @@ func (s *Store) CreatePipelineVersion(ctx context.Context, id string, def *ifcv1
 		return nil, fmt.Errorf("create pipeline version: encode definition: %w", err)
 	}
 	now := s.now().UTC()
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.db.BeginTx(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("create pipeline version: begin: %w", err)
 	}
@@ -62,7 +62,7 @@ func (s *Store) CreatePipelineVersion(ctx context.Context, id string, def *ifcv1
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO pipeline_versions (pipeline_id, version, definition, created_by, created_at)
 		VALUES (?, ?, ?, ?, ?)`, id, version, string(body), createdBy, nanos(now)); err != nil {
-		if isUniqueViolation(err) {
+		if s.isUniqueViolation(err) {
 			return nil, fmt.Errorf("create version %d of pipeline %s: %w", version, id, metadata.ErrConflict)
 		}
 		return nil, fmt.Errorf("create version %d of pipeline %s: %w", version, id, err)

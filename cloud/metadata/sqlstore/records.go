@@ -1,4 +1,4 @@
-package sqlitestore
+package sqlstore
 
 import (
 	"context"
@@ -47,7 +47,7 @@ func (s *Store) CommitRecord(ctx context.Context, r *ifcv1.InspectionRecord, com
 	var created bool
 	err = retryRaced(func() error {
 		created = false
-		return s.inTx(ctx, func(tx *sql.Tx) error {
+		return s.inTx(ctx, func(tx *txn) error {
 			var stored string
 			err := tx.QueryRowContext(ctx, `SELECT body FROM records WHERE record_id = ?`, r.RecordId).Scan(&stored)
 			switch {
@@ -94,7 +94,7 @@ func (s *Store) CommitRecord(ctx context.Context, r *ifcv1.InspectionRecord, com
 				verdict, body, committed_at, pipeline_state, execution_id, pipeline_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '')`,
 				r.RecordId, r.DeviceId, r.Line, r.ProductCode, r.Lot, r.Serial, nanos(r.GetCapturedAt().AsTime()),
 				int32(r.GetVerdict().GetResult()), string(body), nanos(committedAt), state)
-			if isUniqueViolation(err) {
+			if s.isUniqueViolation(err) {
 				return errRaced
 			}
 			if err != nil {
@@ -129,7 +129,7 @@ func (s *Store) AddOverride(ctx context.Context, o *ifcv1.VerdictOverride) (bool
 	var created bool
 	err = retryRaced(func() error {
 		created = false
-		return s.inTx(ctx, func(tx *sql.Tx) error {
+		return s.inTx(ctx, func(tx *txn) error {
 			var stored string
 			err := tx.QueryRowContext(ctx, `SELECT body FROM verdict_overrides WHERE override_id = ?`, o.OverrideId).Scan(&stored)
 			switch {
@@ -145,8 +145,12 @@ func (s *Store) AddOverride(ctx context.Context, o *ifcv1.VerdictOverride) (bool
 			case !errors.Is(err, sql.ErrNoRows):
 				return err
 			}
+			// Lock the record row first, so concurrent overrides of one
+			// record queue here and each recomputes the effective verdict
+			// from every override committed before it.
 			var recBody string
-			err = tx.QueryRowContext(ctx, `SELECT body FROM records WHERE record_id = ?`, o.RecordId).Scan(&recBody)
+			err = tx.QueryRowContext(ctx, `UPDATE records SET verdict = verdict WHERE record_id = ? RETURNING body`,
+				o.RecordId).Scan(&recBody)
 			if errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("record %s: %w", o.RecordId, metadata.ErrNotFound)
 			}
@@ -155,7 +159,7 @@ func (s *Store) AddOverride(ctx context.Context, o *ifcv1.VerdictOverride) (bool
 			}
 			_, err = tx.ExecContext(ctx, `INSERT INTO verdict_overrides (override_id, record_id, at, origin, body) VALUES (?, ?, ?, ?, ?)`,
 				o.OverrideId, o.RecordId, nanos(o.GetAt().AsTime()), int32(o.Origin), string(body))
-			if isUniqueViolation(err) {
+			if s.isUniqueViolation(err) {
 				return errRaced
 			}
 			if err != nil {

@@ -1,4 +1,4 @@
-package sqlitestore
+package sqlstore
 
 import (
 	"context"
@@ -30,7 +30,7 @@ func (s *Store) PutFile(ctx context.Context, f metadata.File) error {
 		(file_id, object_key, sha256, size, content_type, width, height, metadata, created_by, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		f.FileID, f.Key, f.SHA256, f.Size, f.ContentType, f.Width, f.Height, string(mdJSON), f.CreatedBy, nanos(f.CreatedAt))
-	if isUniqueViolation(err) {
+	if s.isUniqueViolation(err) {
 		return fmt.Errorf("put file %s: %w", f.FileID, metadata.ErrConflict)
 	}
 	if err != nil {

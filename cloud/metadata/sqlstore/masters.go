@@ -1,4 +1,4 @@
-package sqlitestore
+package sqlstore
 
 import (
 	"context"
@@ -23,7 +23,7 @@ const (
 // nextSeq takes the next change sequence number. The UPDATE holds the
 // counter row until the transaction ends, so numbers are unique and
 // commit in order.
-func nextSeq(ctx context.Context, tx *sql.Tx) (int64, error) {
+func nextSeq(ctx context.Context, tx *txn) (int64, error) {
 	var seq int64
 	if err := tx.QueryRowContext(ctx, `UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value`).Scan(&seq); err != nil {
 		return 0, fmt.Errorf("next change sequence: %w", err)
@@ -40,7 +40,7 @@ func (s *Store) PutMaster(ctx context.Context, m *ifcv1.InspectionMaster) (*ifcv
 	out := proto.CloneOf(m)
 	out.UpdatedAt = timestamppb.New(fromNanos(nanos(s.now())))
 	code := out.Product.Code
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		seq, err := nextSeq(ctx, tx)
 		if err != nil {
 			return err
@@ -119,7 +119,7 @@ func (s *Store) PutRollout(ctx context.Context, r metadata.Rollout) error {
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = s.now()
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM masters WHERE product_code = ?`, r.ProductCode).Scan(&n); err != nil {
 			return err

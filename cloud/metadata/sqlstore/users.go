@@ -1,4 +1,4 @@
-package sqlitestore
+package sqlstore
 
 import (
 	"context"
@@ -19,7 +19,7 @@ func (s *Store) CreateUser(ctx context.Context, u metadata.User) error {
 	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)`,
 		u.Username, u.PasswordHash, u.Role, nanos(u.CreatedAt))
-	if isUniqueViolation(err) {
+	if s.isUniqueViolation(err) {
 		return fmt.Errorf("create user %s: %w", u.Username, metadata.ErrConflict)
 	}
 	if err != nil {

@@ -1,4 +1,4 @@
-package sqlitestore
+package sqlstore
 
 import (
 	"context"
@@ -59,18 +59,23 @@ func loadMigrations() ([]migration, error) {
 }
 
 // migrate brings the schema up to date. Concurrent processes opening the
-// same file are serialized by the immediate transactions: the loser sees
-// the migration already recorded and skips it.
+// same database are serialized per transaction (SQLite's immediate
+// transactions, PostgreSQL's advisory lock in Dialect.MigrationLock): the
+// loser sees the migration already recorded and skips it.
 func (s *Store) migrate(ctx context.Context) error {
 	ms, err := loadMigrations()
 	if err != nil {
 		return fmt.Errorf("load migrations: %w", err)
 	}
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		name       TEXT    NOT NULL,
-		applied_at BIGINT  NOT NULL
-	)`); err != nil {
+	err = s.migrationTx(ctx, func(tx *txn) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    INTEGER PRIMARY KEY,
+			name       TEXT    NOT NULL,
+			applied_at BIGINT  NOT NULL
+		)`)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	var current int
@@ -81,32 +86,49 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("database schema version %d is newer than this binary knows (%d); refusing to run an older binary on it", current, len(ms))
 	}
 	for _, m := range ms[current:] {
-		if err := s.apply(ctx, m); err != nil {
+		applied := false
+		err := s.migrationTx(ctx, func(tx *txn) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil // applied by a concurrent opener
+			}
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+				m.version, m.name, s.now().UnixNano()); err != nil {
+				return err
+			}
+			applied = true
+			return nil
+		})
+		if err != nil {
 			return fmt.Errorf("apply migration %s: %w", m.name, err)
 		}
-		s.logger.Info("applied schema migration", "version", m.version, "name", m.name)
+		if applied {
+			s.logger.Info("applied schema migration", "version", m.version, "name", m.name)
+		}
 	}
 	return nil
 }
 
-func (s *Store) apply(ctx context.Context, m migration) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+// migrationTx runs fn in a transaction that first takes the dialect's
+// migration lock.
+func (s *Store) migrationTx(ctx context.Context, fn func(tx *txn) error) error {
+	tx, err := s.db.BeginTx(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
-		return err
+	if s.d.MigrationLock != "" {
+		if _, err := tx.ExecContext(ctx, s.d.MigrationLock); err != nil {
+			return fmt.Errorf("take migration lock: %w", err)
+		}
 	}
-	if n > 0 {
-		return nil // applied by a concurrent opener
-	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-		m.version, m.name, s.now().UnixNano()); err != nil {
+	if err := fn(tx); err != nil {
 		return err
 	}
 	return tx.Commit()

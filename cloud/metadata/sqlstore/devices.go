@@ -1,4 +1,4 @@
-package sqlitestore
+package sqlstore
 
 import (
 	"context"
@@ -26,8 +26,8 @@ func fromNullNanos(n sql.NullInt64) time.Time {
 }
 
 // inTx runs fn in one (immediate) transaction and commits when it returns nil.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
+	tx, err := s.db.BeginTx(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -52,7 +52,7 @@ func (s *Store) CreateEnrollmentToken(ctx context.Context, t metadata.Enrollment
 	_, err := s.db.ExecContext(ctx, `INSERT INTO enrollment_tokens
 		(token_hash, line, created_by, created_at, expires_at, used_at, device_id) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		t.TokenHash, t.Line, t.CreatedBy, nanos(t.CreatedAt), nanos(t.ExpiresAt), nullNanos(t.UsedAt), sql.NullString{String: t.DeviceID, Valid: t.DeviceID != ""})
-	if isUniqueViolation(err) {
+	if s.isUniqueViolation(err) {
 		return fmt.Errorf("create enrollment token for line %s: %w", t.Line, metadata.ErrConflict)
 	}
 	if err != nil {
@@ -68,7 +68,7 @@ func (s *Store) RedeemEnrollmentToken(ctx context.Context, tokenHash string, d m
 	if tokenHash == "" || d.DeviceID == "" || d.SecretHash == "" {
 		return metadata.Device{}, fmt.Errorf("redeem enrollment token: %w: token hash, device id and secret hash are required", metadata.ErrInvalidArgument)
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		var (
 			line    string
 			expires int64
@@ -88,18 +88,31 @@ func (s *Store) RedeemEnrollmentToken(ctx context.Context, tokenHash string, d m
 		}
 		d.Line = line
 		d.EnrolledAt = fromNanos(nanos(now))
+		// The used_at condition makes the update the token's lock: of two
+		// redemptions racing under READ COMMITTED, the second waits for
+		// the first and then updates nothing.
+		res, err := tx.ExecContext(ctx, `UPDATE enrollment_tokens SET used_at = ?, device_id = ?
+			WHERE token_hash = ? AND used_at IS NULL`, nanos(now), d.DeviceID, tokenHash)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return metadata.ErrTokenUsed
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO devices (device_id, name, line, secret_hash, enrolled_at, revoked_at,
 			last_seen, queued, queued_bytes, oldest_queued, agent_version, model_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.DeviceID, d.Name, d.Line, d.SecretHash, nanos(d.EnrolledAt), nullNanos(d.RevokedAt), nullNanos(d.LastSeen),
 			d.Queued, d.QueuedBytes, nullNanos(d.OldestQueued), d.AgentVersion, d.ModelVersion); err != nil {
-			if isUniqueViolation(err) {
+			if s.isUniqueViolation(err) {
 				return metadata.ErrConflict
 			}
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE enrollment_tokens SET used_at = ?, device_id = ? WHERE token_hash = ?`,
-			nanos(now), d.DeviceID, tokenHash)
-		return err
+		return nil
 	})
 	if err != nil {
 		return metadata.Device{}, fmt.Errorf("redeem enrollment token for device %s: %w", d.DeviceID, err)

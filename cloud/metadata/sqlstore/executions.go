@@ -1,4 +1,4 @@
-package sqlitestore
+package sqlstore
 
 import (
 	"context"
@@ -33,7 +33,7 @@ func (s *Store) CreateExecution(ctx context.Context, e *ifcv1.Execution) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ExecutionId, e.PipelineId, e.PipelineVersion, int32(e.Status), e.CreatedBy,
 		nanos(e.CreatedAt.AsTime()), nanos(s.now()), string(body))
-	if isUniqueViolation(err) {
+	if s.isUniqueViolation(err) {
 		return fmt.Errorf("create execution %s: %w", e.ExecutionId, metadata.ErrConflict)
 	}
 	if err != nil {
