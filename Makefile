@@ -26,9 +26,13 @@ build: setup ## build the ifc binary into $(IFC_CACHE)/build
 run: build ## set up and run the all-in-one system (API on :8080, gRPC on :9090)
 	$(IFC_BIN) all-in-one --data-dir $(DATA_DIR)
 
-test: setup ## set up and run every test
+test: setup ## set up and run every test (starts the real backend servers, stops them after)
 	go vet ./...
-	go test $(GO_TEST_FLAGS) ./...
+	mkdir -p $(IFC_CACHE)/run
+	deploy/dev/backends start > $(IFC_CACHE)/run/backends.env
+	set -a; . $(IFC_CACHE)/run/backends.env; set +a; \
+	  IFC_REQUIRE_BACKENDS=1 go test $(GO_TEST_FLAGS) ./...; rc=$$?; \
+	  deploy/dev/backends stop; exit $$rc
 
 proto: setup ## regenerate Go from proto/ (commit the result)
 	buf lint
