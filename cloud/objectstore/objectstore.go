@@ -1,7 +1,7 @@
 // Package objectstore stores immutable blobs (images, results) by key.
 //
-// Implementations are chosen by URL scheme (file:// now, s3:// for MinIO
-// later); every implementation passes the shared suite in storetest.
+// Implementations are chosen by URL scheme (file://, s3:// for MinIO);
+// every implementation passes the shared suite in storetest.
 package objectstore
 
 import (

@@ -39,6 +39,7 @@ import (
 	_ "github.com/imageflowcanvas/ifc/cloud/metadata/sqlitestore" // sqlite:// metadata
 	"github.com/imageflowcanvas/ifc/cloud/objectstore"
 	_ "github.com/imageflowcanvas/ifc/cloud/objectstore/fsstore" // file:// objects
+	_ "github.com/imageflowcanvas/ifc/cloud/objectstore/s3store" // s3:// objects (MinIO)
 	"github.com/imageflowcanvas/ifc/cloud/parts"
 	"github.com/imageflowcanvas/ifc/cloud/parts/detect"
 	"github.com/imageflowcanvas/ifc/cloud/parts/filter"
