@@ -195,7 +195,10 @@ func TestNoRetryOnInvalidArgument(t *testing.T) {
 }
 
 func TestNodeDeadlineExceeded(t *testing.T) {
-	h := newHarness(t, Config{NodeTimeout: 50 * time.Millisecond, MaxAttempts: 2, BackoffBase: time.Millisecond})
+	// 300 ms leaves each attempt time to reach the server on a loaded
+	// machine (with 50 ms an attempt could expire before the call arrived,
+	// and the server then saw fewer than two); the part sleeps 5 s.
+	h := newHarness(t, Config{NodeTimeout: 300 * time.Millisecond, MaxAttempts: 2, BackoffBase: time.Millisecond})
 	id := h.addPipeline(t, "slow", []string{"a:invert:sleep_ms=5000"})
 	start := time.Now()
 	ex := h.run(t, id)

@@ -32,7 +32,7 @@ type Config struct {
 	GRPCAddr      string        `yaml:"grpc_addr"`
 	MetadataURL   string        `yaml:"metadata_url"`   // default sqlite://<data_dir>/ifc.db
 	ObjectsURL    string        `yaml:"objects_url"`    // default file://<data_dir>/objects
-	EventsURL     string        `yaml:"events_url"`     // "embedded" (default) or nats://host:port
+	EventsURL     string        `yaml:"events_url"`     // "embedded" (default), nats://host:port or kafka://host:port
 	Parts         []string      `yaml:"parts"`          // worker: services to host
 	PartEndpoints []string      `yaml:"part_endpoints"` // api: service=host:port for each service
 	MaxConcurrent int           `yaml:"max_concurrent"` // admission limit on running executions
@@ -44,6 +44,9 @@ type Config struct {
 	AdminPassword        string        `yaml:"admin_password"` // first start only; generated and printed when empty
 	TokenTTL             time.Duration `yaml:"token_ttl"`
 	TokenKeyFile         string        `yaml:"token_key_file"` // HS256 key shared by API replicas; default <data_dir>/token.key, created at first start
+	// DetectBackend runs the detect part: "onnx:" (the embedded detector in
+	// process, default), "onnx:///path/to/bundle" or "triton://host:port/model".
+	DetectBackend string `yaml:"detect_backend"`
 	// SyncStagingDir holds partial image uploads from edges (default <data_dir>/sync-staging).
 	SyncStagingDir string `yaml:"sync_staging_dir"`
 	// ModelDir holds model bundles served to edges as <name>/<version>/ (default <data_dir>/models);
@@ -126,8 +129,8 @@ func (c *Config) Validate(mode Mode) error {
 		if c.TokenTTL < time.Minute || c.TokenTTL > 24*time.Hour {
 			bad("token_ttl", "%s is outside 1m..24h", c.TokenTTL)
 		}
-		if c.EventsURL != "embedded" && !strings.HasPrefix(c.EventsURL, "nats://") {
-			bad("events_url", "%q: want \"embedded\" or nats://host:port", c.EventsURL)
+		if c.EventsURL != "embedded" && !strings.HasPrefix(c.EventsURL, "nats://") && !strings.HasPrefix(c.EventsURL, "kafka://") {
+			bad("events_url", "%q: want \"embedded\", nats://host:port or kafka://host:port", c.EventsURL)
 		}
 	}
 	if _, _, err := net.SplitHostPort(c.GRPCAddr); err != nil {

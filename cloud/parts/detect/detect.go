@@ -3,7 +3,10 @@
 // with boxes, labels and scores when the annotate param is set (the default).
 //
 // The detector is anything with Detect(gocv.Mat) — in production models/infer's ONNX
-// Runtime Detector, in unit tests a fake. The detector applies the model's own score
+// Runtime Detector or models/infer/triton's Detector (network on Triton, chosen by Open
+// from a triton:// backend URL), in unit tests a fake. A detector that also has
+// DetectContext (the remote one) gets the request's context, so a cancelled or timed-out
+// execution stops waiting for Triton. The detector applies the model's own score
 // threshold; the score_threshold param can only raise it (a detection the model dropped
 // cannot be recovered here), so its default is the model's threshold.
 package detect
@@ -29,6 +32,11 @@ import (
 // It must be safe for concurrent use.
 type Detector interface {
 	Detect(img gocv.Mat) ([]infer.Detection, error)
+}
+
+// contextDetector is a Detector whose calls honour a context (a remote backend).
+type contextDetector interface {
+	DetectContext(ctx context.Context, img gocv.Mat) ([]infer.Detection, error)
 }
 
 // Handler runs the detect part.
@@ -80,7 +88,8 @@ func NewEmbedded(opt infer.Options) (*Handler, error) {
 	return NewFromBundle(b, opt)
 }
 
-// Model names the model NewFromBundle loaded ("name@version"), or "" for New.
+// Model names the model NewFromBundle loaded ("name@version"; NewTriton adds " on <url>"),
+// or "" for New.
 func (h *Handler) Model() string { return h.model }
 
 // Close releases a detector opened by NewFromBundle; it is idempotent and a no-op for New.
@@ -100,7 +109,13 @@ func (*Handler) Parts() []string { return []string{catalog.PartDetect} }
 // Process detects objects in req.Images[0].
 func (h *Handler) Process(ctx context.Context, req *parts.Request) (*parts.Result, error) {
 	img := req.Images[0]
-	dets, err := h.det.Detect(img)
+	var dets []infer.Detection
+	var err error
+	if cd, ok := h.det.(contextDetector); ok {
+		dets, err = cd.DetectContext(ctx, img)
+	} else {
+		dets, err = h.det.Detect(img)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("detect: %w", err)
 	}

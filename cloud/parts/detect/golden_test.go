@@ -29,6 +29,12 @@ func checkGoldenThroughServer(t *testing.T, b *bundle.Bundle) {
 		t.Fatal(err)
 	}
 	defer h.Close()
+	checkGoldenWith(t, b, h)
+}
+
+// checkGoldenWith is checkGoldenThroughServer with the handler h (any backend) for b.
+func checkGoldenWith(t *testing.T, b *bundle.Bundle, h *detect.Handler) {
+	t.Helper()
 	srv, err := parts.NewServer(nil, catalog.Default(), h)
 	if err != nil {
 		t.Fatal(err)

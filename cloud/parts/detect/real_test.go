@@ -56,6 +56,11 @@ func BenchmarkDetectReal1080p(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer h.Close()
+	benchmark1080p(b, h)
+}
+
+// benchmark1080p runs the detect node of h on a raw 1080p frame through a part server.
+func benchmark1080p(b *testing.B, h *detect.Handler) {
 	srv, err := parts.NewServer(nil, catalog.Default(), h)
 	if err != nil {
 		b.Fatal(err)
