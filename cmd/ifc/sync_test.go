@@ -69,13 +69,19 @@ func TestAllInOneSyncsItsEdge(t *testing.T) {
 	cloud.token = login.Token
 
 	// Two inspections at the edge: one NG, one OK.
-	var sess struct{ SessionID string `json:"session_id"` }
+	var sess struct {
+		SessionID string `json:"session_id"`
+	}
 	edge.do("POST", "/api/v1/sessions", map[string]string{"product_code": "DEMO-PART", "lot": "LOT-7", "serial": "S-1", "inspector": "alice"}, 201, &sess)
 	inspect := func(result, defect string) string {
-		var capture struct{ CaptureID string `json:"capture_id"` }
+		var capture struct {
+			CaptureID string `json:"capture_id"`
+		}
 		edge.do("POST", "/api/v1/sessions/"+sess.SessionID+"/captures", map[string]any{}, 201, &capture)
 		var saved struct {
-			Record struct{ RecordID string `json:"record_id"` } `json:"record"`
+			Record struct {
+				RecordID string `json:"record_id"`
+			} `json:"record"`
 		}
 		edge.do("POST", "/api/v1/captures/"+capture.CaptureID+"/verdict", map[string]string{"result": result, "defect_type": defect}, 201, &saved)
 		return saved.Record.RecordID
@@ -148,7 +154,7 @@ func TestAllInOneSyncsItsEdge(t *testing.T) {
 	publishModel(t, dataDir, "1.0.1", false)
 	publishModel(t, dataDir, "1.0.2", true)
 	var status struct {
-		Line  string `json:"line"`
+		Line  string                   `json:"line"`
 		Model struct{ Version string } `json:"model"`
 		Sync  struct {
 			Revoked   bool   `json:"revoked"`
