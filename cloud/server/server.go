@@ -250,7 +250,12 @@ func (s *Server) dialParts(cfg Config) (map[string]ifcv1.PartServiceClient, erro
 			var err error
 			// Part services are internal (loopback, or inside the cluster
 			// network per DESIGN "Security"); no TLS on this hop.
-			opts := append(parts.DialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+			// round_robin over every address the name resolves to: on
+			// Kubernetes a headless Service lists each part pod, so scaling
+			// a part service out spreads the calls (pick_first would pin
+			// each API replica to one pod).
+			opts := append(parts.DialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+				grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`))
 			cc, err = grpc.NewClient(addr, opts...)
 			if err != nil {
 				return nil, fmt.Errorf("dial part service %s at %s: %w", svc, addr, err)
