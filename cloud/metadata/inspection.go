@@ -139,7 +139,9 @@ type MasterChanges struct {
 type InspectionStore interface {
 	CreateEnrollmentToken(ctx context.Context, t EnrollmentToken) error
 	// RedeemEnrollmentToken atomically marks the token used and creates d
-	// (with d.Line set from the token). ErrNotFound, ErrTokenUsed or
+	// (with d.Line set from the token); a revoked device of the same id is
+	// enrolled again (new secret, line and time; no longer revoked), an
+	// active one is ErrConflict. ErrNotFound, ErrTokenUsed or
 	// ErrTokenExpired (at now) leave both unchanged.
 	RedeemEnrollmentToken(ctx context.Context, tokenHash string, d Device, now time.Time) (Device, error)
 	GetDevice(ctx context.Context, deviceID string) (Device, error)

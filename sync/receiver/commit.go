@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/imageflowcanvas/ifc/cloud/metadata"
@@ -46,8 +47,20 @@ func validRecord(r *ifcv1.InspectionRecord) error {
 	if r.GetVerdict().GetResult() == ifcv1.VerdictResult_VERDICT_RESULT_UNSPECIFIED {
 		return invalid("record.verdict.result is required")
 	}
-	if r.GetCapturedAt() == nil {
-		return invalid("record.captured_at is required")
+	return validTime("record.captured_at", r.GetCapturedAt())
+}
+
+// validTime refuses a missing, malformed or implausible timestamp (before
+// 2000 or after 2200): it orders search results and the override rule.
+func validTime(name string, ts *timestamppb.Timestamp) error {
+	if ts == nil {
+		return invalid("%s is required", name)
+	}
+	if err := ts.CheckValid(); err != nil {
+		return invalid("%s: %v", name, err)
+	}
+	if y := ts.AsTime().Year(); y < 2000 || y > 2200 {
+		return invalid("%s: year %d is outside 2000..2200", name, y)
 	}
 	return nil
 }
@@ -69,6 +82,13 @@ func (s *Server) CommitRecord(ctx context.Context, req *ifcv1.CommitRecordReques
 		return nil, err
 	}
 	log := s.logger.With("device_id", d.DeviceID, "record_id", r.GetRecordId())
+	if d.Line != "" && r.GetLine() != d.Line {
+		// The cloud files a device's records under the line it was enrolled
+		// for; the edge's own line setting is not trusted for that.
+		log.WarnContext(ctx, "record line differs from the device's enrolled line; filed under the enrolled line", "record_line", r.GetLine(), "line", d.Line)
+		r = proto.CloneOf(r)
+		r.Line = d.Line
+	}
 	now := s.now()
 	created, err := s.opts.Store.CommitRecord(ctx, r, now)
 	switch {
@@ -112,8 +132,9 @@ func (s *Server) CommitOverride(ctx context.Context, req *ifcv1.CommitOverrideRe
 		return nil, invalid("override.override_id %q is not a UUID", o.GetOverrideId())
 	case o.GetVerdict().GetResult() == ifcv1.VerdictResult_VERDICT_RESULT_UNSPECIFIED:
 		return nil, invalid("override.verdict.result is required")
-	case o.GetAt() == nil:
-		return nil, invalid("override.at is required")
+	}
+	if err := validTime("override.at", o.GetAt()); err != nil {
+		return nil, err
 	}
 	notFound := status.Errorf(codes.NotFound, "record %s not found for device %s: commit the record first", o.GetRecordId(), d.DeviceID)
 	if !validUUID(o.GetRecordId()) {

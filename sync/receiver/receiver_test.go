@@ -192,6 +192,19 @@ func TestCommitRecord(t *testing.T) {
 		t.Fatalf("stored record = %+v, %v", stored, err)
 	}
 
+	// The cloud files records under the device's enrolled line, whatever
+	// line the edge wrote; a retry of such a record is still a duplicate.
+	other := record(id, "P1", img)
+	other.Line = "somewhere-else"
+	for range 2 {
+		if _, err := e.client.CommitRecord(ctx, &ifcv1.CommitRecordRequest{Record: other}); err != nil {
+			t.Fatalf("commit with another line: %v", err)
+		}
+	}
+	if got, err := e.store.GetRecord(context.Background(), other.GetRecordId()); err != nil || got.Record.GetLine() != testLine {
+		t.Fatalf("record filed under line %q, want the enrolled line %q (%v)", got.Record.GetLine(), testLine, err)
+	}
+
 	changed := record(id, "P1", img)
 	changed.RecordId = r.GetRecordId()
 	changed.Serial = "different"
@@ -216,6 +229,10 @@ func TestCommitRecordInvalid(t *testing.T) {
 		{"images[0].sha256", func(r *ifcv1.InspectionRecord) { r.Images[0].Sha256 = "ABC" }},
 		{"verdict.result", func(r *ifcv1.InspectionRecord) { r.Verdict = nil }},
 		{"captured_at", func(r *ifcv1.InspectionRecord) { r.CapturedAt = nil }},
+		{"captured_at", func(r *ifcv1.InspectionRecord) { r.CapturedAt = &timestamppb.Timestamp{Seconds: 1, Nanos: -5} }},
+		{"captured_at: year 2400", func(r *ifcv1.InspectionRecord) {
+			r.CapturedAt = timestamppb.New(time.Date(2400, 1, 1, 0, 0, 0, 0, time.UTC))
+		}},
 	} {
 		r := record(id, "P1", img)
 		tc.edit(r)

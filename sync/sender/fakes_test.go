@@ -42,6 +42,7 @@ type fakeServer struct {
 	down       bool                  // every call answers Unavailable
 	revoked    bool                  // every call answers PermissionDenied "device revoked"
 	refuse     map[string]codes.Code // record id -> CommitRecord refusal
+	refusals   map[string]int        // record id -> CommitRecord calls refused
 	held       map[string][]byte     // image sha -> bytes held
 	complete   map[string]bool       // image sha -> verified
 	cuts       []int64               // drop the upload stream once an image holds this many bytes
@@ -61,7 +62,7 @@ type fakeServer struct {
 }
 
 func newFakeServer() *fakeServer {
-	return &fakeServer{refuse: map[string]codes.Code{}, held: map[string][]byte{}, complete: map[string]bool{}, records: map[string]*ifcv1.InspectionRecord{}}
+	return &fakeServer{refuse: map[string]codes.Code{}, refusals: map[string]int{}, held: map[string][]byte{}, complete: map[string]bool{}, records: map[string]*ifcv1.InspectionRecord{}}
 }
 
 func (f *fakeServer) auth(ctx context.Context) error {
@@ -75,7 +76,7 @@ func (f *fakeServer) auth(ctx context.Context) error {
 	case f.down:
 		return status.Error(codes.Unavailable, "cloud is down")
 	case f.revoked:
-		return status.Error(codes.PermissionDenied, "device edge-1 is revoked")
+		return status.Error(codes.PermissionDenied, "device edge-1 was revoked at 2026-01-01T00:00:00Z; enroll again with a new token")
 	}
 	f.calls++
 	return nil
@@ -173,6 +174,7 @@ func (f *fakeServer) CommitRecord(ctx context.Context, r *ifcv1.CommitRecordRequ
 	defer f.mu.Unlock()
 	rec := r.GetRecord()
 	if c, ok := f.refuse[rec.GetRecordId()]; ok {
+		f.refusals[rec.GetRecordId()]++
 		return nil, status.Errorf(c, "record %s refused", rec.GetRecordId())
 	}
 	for _, img := range rec.GetImages() {

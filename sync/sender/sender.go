@@ -47,6 +47,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -108,6 +109,36 @@ type Sender struct {
 	failedModel  string // "name/version" that failed verification or install
 	failedModelT time.Time
 	roundErr     string // last per-record or downlink error of the current round
+	// held delays items the cloud refused (keys "record:<id>",
+	// "override:<id>") with their own exponential backoff, so a record
+	// that cannot be accepted is not re-sent every round; SyncNow clears it.
+	held      map[string]heldItem
+	overrides map[string]*ifcv1.VerdictOverride // the page sendOverrides is working on, by id
+	retryNow  atomic.Bool                       // set by SyncNow: retry held items at the next round
+}
+
+// heldItem is a refused item's retry state.
+type heldItem struct {
+	tries int
+	until time.Time
+}
+
+// waiting reports whether a refused item is still in its backoff.
+func (s *Sender) waiting(key string) bool {
+	h, ok := s.held[key]
+	return ok && s.o.Clock.Now().Before(h.until)
+}
+
+// refused starts or extends a refused item's backoff (BackoffMin doubling up to BackoffMax).
+func (s *Sender) refused(key string) {
+	h := s.held[key]
+	h.tries++
+	d := s.o.BackoffMax
+	if h.tries < 30 {
+		d = min(s.o.BackoffMin<<h.tries, s.o.BackoffMax)
+	}
+	h.until = s.o.Clock.Now().Add(d)
+	s.held[key] = h
 }
 
 // New validates opts and returns a Sender; it starts nothing.
@@ -166,6 +197,7 @@ func New(opts Options) (*Sender, error) {
 		backoff: NewBackoff(o.BackoffMin, o.BackoffMax, o.Rand),
 		wake:    make(chan struct{}, 1),
 		highest: map[string]int64{},
+		held:    map[string]heldItem{},
 	}
 	if o.BandwidthBytesPerSec > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(o.BandwidthBytesPerSec), o.ChunkBytes)
@@ -179,6 +211,7 @@ func New(opts Options) (*Sender, error) {
 
 // SyncNow wakes the loop now, ending any backoff or idle wait.
 func (s *Sender) SyncNow() {
+	s.retryNow.Store(true)
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -286,7 +319,7 @@ func classify(err error) errKind {
 	case codes.InvalidArgument, codes.FailedPrecondition, codes.AlreadyExists, codes.NotFound, codes.DataLoss, codes.OutOfRange, codes.Unimplemented:
 		return kindTerminal
 	case codes.PermissionDenied:
-		if strings.Contains(strings.ToLower(st.Message()), "revoked") {
+		if strings.Contains(st.Message(), " was revoked at ") { // the receiver's wording
 			return kindRevoked
 		}
 		return kindTerminal
@@ -360,6 +393,9 @@ func (s *Sender) round(ctx context.Context) (err error) {
 			st.LastError = s.roundErr
 		})
 	}()
+	if s.retryNow.Swap(false) {
+		clear(s.held)
+	}
 	if err := s.refreshBacklog(ctx); err != nil {
 		return err
 	}

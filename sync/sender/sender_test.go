@@ -186,6 +186,41 @@ func TestRefusedRecordIsHeldOthersSync(t *testing.T) {
 	e.drive(t, "held record synced on a later round", func() bool { return e.q.isSynced("bad") })
 }
 
+// A record the cloud refuses waits out its own backoff on the injected
+// clock instead of being re-sent every round, while others go on; SyncNow
+// retries it at once. (Rounds are driven by hand: Run is not started.)
+func TestRefusedRecordBacksOff(t *testing.T) {
+	e := newEnv(t)
+	e.q.add("bad", ng, t0, randBytes(40, 100))
+	e.srv.refuse["bad"] = codes.FailedPrecondition
+	s := e.sender(t, nil)
+	ctx := context.Background()
+	refusals := func() int {
+		e.srv.mu.Lock()
+		defer e.srv.mu.Unlock()
+		return e.srv.refusals["bad"]
+	}
+	round := func(want int, what string) {
+		t.Helper()
+		if err := s.round(ctx); err != nil {
+			t.Fatalf("%s: round: %v", what, err)
+		}
+		if got := refusals(); got != want {
+			t.Fatalf("%s: the refused record was sent %d times, want %d", what, got, want)
+		}
+	}
+	round(1, "first round")
+	e.q.add("good", ok, t0.Add(time.Hour), randBytes(41, 10))
+	round(1, "next round inside the backoff")
+	if !e.q.isSynced("good") {
+		t.Fatal("a held record blocked the one behind it")
+	}
+	e.clk.Advance(time.Minute) // BackoffMax
+	round(2, "after the backoff")
+	s.SyncNow()
+	round(3, "after SyncNow")
+}
+
 func TestManyHeldRecordsDoNotHideOthers(t *testing.T) {
 	e := newEnv(t)
 	for i := range 2*pendingPage + 5 {

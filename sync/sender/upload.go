@@ -15,59 +15,92 @@ import (
 	ifcv1 "github.com/imageflowcanvas/ifc/proto/ifc/v1"
 )
 
-// sendOverrides commits edge verdict overrides, oldest first.
+// sendOverrides commits edge verdict overrides, oldest first, paging like
+// sendRecords so refused overrides cannot hide the ones behind them.
 func (s *Sender) sendOverrides(ctx context.Context) error {
-	ovs, err := s.o.Queue.PendingOverrides(ctx, pendingPage)
-	if err != nil {
-		return fmt.Errorf("queue pending overrides: %w", err)
+	return s.drain(ctx, "override", func(ctx context.Context, limit int) ([]string, error) {
+		ovs, err := s.o.Queue.PendingOverrides(ctx, limit)
+		if err != nil {
+			return nil, fmt.Errorf("queue pending overrides: %w", err)
+		}
+		s.overrides = map[string]*ifcv1.VerdictOverride{}
+		ids := make([]string, len(ovs))
+		for i, ov := range ovs {
+			ids[i] = ov.GetOverrideId()
+			s.overrides[ids[i]] = ov
+		}
+		return ids, nil
+	}, s.sendOverride)
+}
+
+// sendOverride commits one edge override and marks it synced.
+func (s *Sender) sendOverride(ctx context.Context, id string) error {
+	ov := s.overrides[id]
+	cctx, cancel := s.callCtx(ctx)
+	resp, err := s.o.Client.CommitOverride(cctx, &ifcv1.CommitOverrideRequest{Override: ov})
+	cancel()
+	if err := s.called("commit override", err); err != nil {
+		return err
 	}
-	for _, ov := range ovs {
-		cctx, cancel := s.callCtx(ctx)
-		resp, err := s.o.Client.CommitOverride(cctx, &ifcv1.CommitOverrideRequest{Override: ov})
-		cancel()
-		if err := s.called("commit override", err); err != nil {
-			if isRoundError(err) {
-				return err
-			}
-			s.hold("override held", err, "override_id", ov.GetOverrideId(), "record_id", ov.GetRecordId())
-			continue
-		}
-		if o := resp.GetOutcome(); o != ifcv1.CommitOutcome_COMMIT_OUTCOME_CREATED && o != ifcv1.CommitOutcome_COMMIT_OUTCOME_DUPLICATE {
-			s.hold("override held", fmt.Errorf("commit override: unexpected outcome %v", o), "override_id", ov.GetOverrideId())
-			continue
-		}
-		if err := s.o.Queue.MarkOverrideSynced(ctx, ov.GetOverrideId(), s.o.Clock.Now()); err != nil {
-			return fmt.Errorf("queue mark override %s synced: %w", ov.GetOverrideId(), err)
-		}
+	if o := resp.GetOutcome(); o != ifcv1.CommitOutcome_COMMIT_OUTCOME_CREATED && o != ifcv1.CommitOutcome_COMMIT_OUTCOME_DUPLICATE {
+		return fmt.Errorf("commit override: unexpected outcome %v", o)
+	}
+	if err := s.o.Queue.MarkOverrideSynced(ctx, id, s.o.Clock.Now()); err != nil {
+		return roundError{fmt.Errorf("queue mark override %s synced: %w", id, err)}
 	}
 	return nil
 }
 
-// sendRecords drains the outbox in the queue's order until a page brings
-// nothing new. Records held this round stay in the outbox, so the page asked
-// for grows by their number: any number of held records cannot hide the
-// ones behind them.
+// sendRecords drains the record outbox in the queue's order.
 func (s *Sender) sendRecords(ctx context.Context) error {
+	return s.drain(ctx, "record", func(ctx context.Context, limit int) ([]string, error) {
+		page, err := s.o.Queue.Pending(ctx, limit)
+		if err != nil {
+			return nil, fmt.Errorf("queue pending: %w", err)
+		}
+		ids := make([]string, len(page))
+		for i, p := range page {
+			ids[i] = p.RecordID
+		}
+		return ids, nil
+	}, s.sendRecord)
+}
+
+// drain sends the items list returns, in its order, until a page brings
+// nothing new. An item the cloud refuses is held: it waits out its own
+// backoff (so it is not re-sent every round) while the others go on, and
+// the page asked for grows by the number held, so any number of held items
+// cannot hide the ones behind them. A round error (link down, queue
+// failure) ends the drain.
+func (s *Sender) drain(ctx context.Context, kind string, list func(context.Context, int) ([]string, error), send func(context.Context, string) error) error {
 	seen := map[string]bool{} // tried this round
 	held := 0
 	for {
-		page, err := s.o.Queue.Pending(ctx, pendingPage+held)
+		ids, err := list(ctx, pendingPage+held)
 		if err != nil {
-			return fmt.Errorf("queue pending: %w", err)
+			return err
 		}
 		progressed := false
-		for _, p := range page {
-			if seen[p.RecordID] {
+		for _, id := range ids {
+			if seen[id] {
 				continue
 			}
-			seen[p.RecordID], progressed = true, true
-			if err := s.sendRecord(ctx, p.RecordID); err != nil {
+			seen[id], progressed = true, true
+			key := kind + ":" + id
+			if s.waiting(key) {
+				held++
+				continue
+			}
+			if err := send(ctx, id); err != nil {
 				if isRoundError(err) || ctx.Err() != nil {
 					return err
 				}
 				held++
-				s.hold("record held", fmt.Errorf("record %s: %w", p.RecordID, err), "record_id", p.RecordID)
+				s.refused(key)
+				s.hold(kind+" held", fmt.Errorf("%s %s: %w", kind, id, err), kind+"_id", id)
+				continue
 			}
+			delete(s.held, key)
 		}
 		if !progressed {
 			return nil
@@ -157,7 +190,8 @@ func (s *Sender) localImage(ctx context.Context, img *ifcv1.ImageRef) ([]byte, e
 }
 
 // stream sends data[off:] on one UploadImage stream. If no chunk makes
-// progress within CallTimeout the stream is cancelled.
+// progress within CallTimeout (4 × CallTimeout for the cloud's final
+// verification) the stream is cancelled.
 func (s *Sender) stream(ctx context.Context, img *ifcv1.ImageRef, data []byte, off int64) error {
 	sctx, cancel := context.WithCancel(withCredential(ctx, s.o.Credentials))
 	defer cancel()
@@ -175,6 +209,7 @@ func (s *Sender) stream(ctx context.Context, img *ifcv1.ImageRef, data []byte, o
 			if err := s.limiter.WaitN(sctx, len(chunk)); err != nil {
 				return s.called("upload image", status.FromContextError(err).Err())
 			}
+			watchdog.Reset(s.o.CallTimeout) // waiting for the bandwidth limit is not a stall
 		}
 		sum := sha256.Sum256(chunk)
 		req := &ifcv1.UploadImageRequest{Offset: pos, Data: chunk, DataSha256: hex.EncodeToString(sum[:])}
@@ -191,6 +226,9 @@ func (s *Sender) stream(ctx context.Context, img *ifcv1.ImageRef, data []byte, o
 		s.account(img.GetSha256(), pos, end)
 		pos = end
 	}
+	// After the last byte the cloud fsyncs, hashes, decodes and stores the
+	// image before it answers: a bigger budget than one chunk's.
+	watchdog.Reset(4 * s.o.CallTimeout)
 	resp, err := st.CloseAndRecv()
 	if err := s.called("upload image", err); err != nil {
 		return err

@@ -103,6 +103,19 @@ func (s *Store) RedeemEnrollmentToken(ctx context.Context, tokenHash string, d m
 		if n == 0 {
 			return metadata.ErrTokenUsed
 		}
+		// A revoked device enrolls again under its id (its queued records
+		// carry that id): new secret, line and enrollment time, not revoked.
+		res, err = tx.ExecContext(ctx, `UPDATE devices SET name = ?, line = ?, secret_hash = ?, enrolled_at = ?,
+			revoked_at = NULL, last_seen = NULL, agent_version = ? WHERE device_id = ? AND revoked_at IS NOT NULL`,
+			d.Name, d.Line, d.SecretHash, nanos(d.EnrolledAt), d.AgentVersion, d.DeviceID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 1 {
+			return nil
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO devices (device_id, name, line, secret_hash, enrolled_at, revoked_at,
 			last_seen, queued, queued_bytes, oldest_queued, agent_version, model_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.DeviceID, d.Name, d.Line, d.SecretHash, nanos(d.EnrolledAt), nullNanos(d.RevokedAt), nullNanos(d.LastSeen),

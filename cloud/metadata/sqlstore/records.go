@@ -44,6 +44,12 @@ func (s *Store) CommitRecord(ctx context.Context, r *ifcv1.InspectionRecord, com
 	if err != nil {
 		return false, fmt.Errorf("commit record %s: encode: %w", r.RecordId, err)
 	}
+	// Compare as stored: the JSON drops fields this build does not know, so
+	// a newer edge's retry is a duplicate, not a conflict.
+	r = &ifcv1.InspectionRecord{}
+	if err := unmarshal.Unmarshal(body, r); err != nil {
+		return false, fmt.Errorf("commit record: normalise: %w", err)
+	}
 	var created bool
 	err = retryRaced(func() error {
 		created = false
@@ -125,6 +131,10 @@ func (s *Store) AddOverride(ctx context.Context, o *ifcv1.VerdictOverride) (bool
 	body, err := protojson.Marshal(o)
 	if err != nil {
 		return false, fmt.Errorf("add override %s: encode: %w", o.OverrideId, err)
+	}
+	o = &ifcv1.VerdictOverride{} // compared as stored (see CommitRecord)
+	if err := unmarshal.Unmarshal(body, o); err != nil {
+		return false, fmt.Errorf("add override: normalise: %w", err)
 	}
 	var created bool
 	err = retryRaced(func() error {

@@ -171,6 +171,23 @@ func testEnrollment(t *testing.T, s metadata.Store) {
 	if _, err := s.RedeemEnrollmentToken(ctx, "", metadata.Device{DeviceID: "dev-5", SecretHash: "h"}, now); !errors.Is(err, metadata.ErrInvalidArgument) {
 		t.Errorf("empty token hash = %v, want ErrInvalidArgument", err)
 	}
+
+	// A revoked device enrolls again under its own id (its queued records
+	// carry it): new secret and line, no longer revoked.
+	if err := s.RevokeDevice(ctx, "dev-1", now); err != nil {
+		t.Fatal(err)
+	}
+	re := metadata.EnrollmentToken{TokenHash: sha("tok-re"), Line: "line-c", ExpiresAt: t0.Add(time.Hour)}
+	if err := s.CreateEnrollmentToken(ctx, re); err != nil {
+		t.Fatal(err)
+	}
+	later := now.Add(time.Minute)
+	if d, err := s.RedeemEnrollmentToken(ctx, re.TokenHash, metadata.Device{DeviceID: "dev-1", SecretHash: sha("secret-new")}, later); err != nil || d.Line != "line-c" {
+		t.Fatalf("re-enroll a revoked device: %+v, %v", d, err)
+	}
+	if d, err := s.GetDevice(ctx, "dev-1"); err != nil || d.Revoked() || d.SecretHash != sha("secret-new") || d.Line != "line-c" || !d.EnrolledAt.Equal(later) {
+		t.Fatalf("re-enrolled device = %+v, %v", d, err)
+	}
 }
 
 func enroll(t *testing.T, s metadata.Store, id, line string) {
