@@ -8,11 +8,17 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/imageflowcanvas/ifc/cloud/auth"
 	"github.com/imageflowcanvas/ifc/cloud/events"
@@ -263,8 +269,43 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
 	}
 	s.mux.HandleFunc("/", s.notFound)
-	s.handler = s.mux
+	s.handler = traceExecutions(s.mux)
 	return s, nil
+}
+
+// executionsPath prefixes the REST execution routes traced by traceExecutions.
+const executionsPath = "/api/v1/executions"
+
+// traceExecutions starts a server span for each REST execution request,
+// continuing a W3C traceparent sent by the client, so the conductor's
+// execution span joins the caller's trace. Other routes are not traced.
+// While tracing is off the global provider is a no-op and so is the span.
+func traceExecutions(next http.Handler) http.Handler {
+	tracer := otel.Tracer("github.com/imageflowcanvas/ifc/cloud/api")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, executionsPath) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx, span := tracer.Start(ctx, r.Method+" "+executionsPath, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
+		defer span.End()
+		sw := &statusWriter{ResponseWriter: w} // metrics.go
+		r = r.WithContext(ctx)
+		next.ServeHTTP(sw, r)
+		if r.Pattern != "" {
+			span.SetName(r.Pattern)
+		}
+		code := sw.status
+		if code == 0 {
+			code = http.StatusOK
+		}
+		span.SetAttributes(attribute.Int("http.response.status_code", code))
+		if code >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(code))
+		}
+	})
 }
 
 // Handler returns the HTTP handler serving every route.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -50,13 +51,14 @@ func (s *Server) methodPermissions() auth.MethodPermissions {
 }
 
 // GRPCServerOptions are the options the API's gRPC server needs: the auth
-// interceptors and the receive-size bound.
+// interceptors, the receive-size bound and the OpenTelemetry stats handler.
 func (s *Server) GRPCServerOptions() []grpc.ServerOption {
 	perms := s.grpcPerms
 	return []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(s.metricsUnary, s.deps.Auth.UnaryInterceptor(perms)),
 		grpc.ChainStreamInterceptor(s.metricsStream, s.deps.Auth.StreamInterceptor(perms)),
 		grpc.MaxRecvMsgSize(s.cfg.GRPCMaxRecvBytes),
+		grpc.StatsHandler(otelgrpc.NewServerHandler()), // a span per call; no-op while tracing is off
 	}
 }
 

@@ -94,6 +94,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/imageflowcanvas/ifc/cloud/metadata"
 	"github.com/imageflowcanvas/ifc/cloud/pipeline"
 	ifcv1 "github.com/imageflowcanvas/ifc/proto/ifc/v1"
@@ -183,6 +186,9 @@ type Deps struct {
 	EncodeJPEG func(*ifcv1.Image) (*ifcv1.Image, error)
 	Now        func() time.Time
 	Logger     *slog.Logger
+	// Tracer provides the execution, node and attempt spans (nil: the
+	// global OpenTelemetry provider, a no-op unless tracing is set up).
+	Tracer trace.TracerProvider
 }
 
 func (c *Config) setDefaults() {
@@ -259,6 +265,8 @@ type Conductor struct {
 
 	planMu sync.Mutex
 	plans  map[string]*pipeline.Plan // planFor's cache by id@version
+
+	tracer trace.Tracer
 }
 
 // recentKept bounds the finished executions kept in memory for Wait.
@@ -303,6 +311,11 @@ func New(cfg Config, deps Deps) (*Conductor, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
+	tp := deps.Tracer
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	c.tracer = tp.Tracer(tracerName)
 	c.baseCtx, c.baseCancel = context.WithCancelCause(context.Background())
 	return c, nil
 }

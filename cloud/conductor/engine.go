@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -19,6 +20,7 @@ type graphRun struct {
 	plan        *pipeline.Plan
 	input       *ifcv1.Image
 	executionID string
+	pipelineID  string
 	createdBy   string
 	// encode says whether node i must return a JPEG; persist whether that
 	// JPEG is stored through Files.
@@ -260,9 +262,19 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // runNode calls the node's part service with retries and persists its image.
-func (c *Conductor) runNode(ctx context.Context, g *graphRun, i int, img *ifcv1.Image, dets []*ifcv1.Detection) nodeResult {
+func (c *Conductor) runNode(ctx context.Context, g *graphRun, i int, img *ifcv1.Image, dets []*ifcv1.Detection) (r nodeResult) {
 	n := g.plan.Nodes[i]
-	var r nodeResult
+	// Attributes are built only for recording spans: with tracing off a
+	// node costs two non-recording spans and no allocations for them.
+	ctx, span := c.tracer.Start(ctx, spanNode)
+	if span.IsRecording() {
+		span.SetAttributes(attrExecutionID.String(g.executionID), attrPipelineID.String(g.pipelineID),
+			attrNodeID.String(n.ID), attrPart.String(n.Part.GetId()))
+		defer func() {
+			span.SetAttributes(attrAttempts.Int(int(r.attempts)), attribute.String("state", r.state.String()))
+			endSpan(span, r.err)
+		}()
+	}
 	fail := func(err error) nodeResult {
 		r.err = err
 		r.state = ifcv1.NodeState_NODE_STATE_FAILED
@@ -299,8 +311,14 @@ func (c *Conductor) runNode(ctx context.Context, g *graphRun, i int, img *ifcv1.
 	for attempt := 1; ; attempt++ {
 		r.attempts = int32(attempt)
 		actx, cancel := context.WithTimeout(ctx, c.cfg.NodeTimeout)
+		actx, aspan := c.tracer.Start(actx, spanAttempt)
+		if aspan.IsRecording() {
+			aspan.SetAttributes(attrExecutionID.String(g.executionID), attrNodeID.String(n.ID),
+				attrPart.String(n.Part.GetId()), attrAttempt.Int(attempt))
+		}
 		var err error
 		resp, err = client.Process(actx, req)
+		endSpan(aspan, err)
 		cancel()
 		if err == nil {
 			break

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -44,6 +46,7 @@ type execution struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	log    *slog.Logger
+	span   trace.Span // the execution's span, ended by finish
 	done   chan struct{}
 	final  *ifcv1.Execution // set before done is closed
 }
@@ -116,7 +119,9 @@ func (c *Conductor) Submit(ctx context.Context, req Request) (*ifcv1.Execution, 
 		log:   c.log.With("execution_id", rec.ExecutionId, "pipeline_id", p.GetId(), "version", p.GetVersion()),
 		done:  make(chan struct{}),
 	}
-	e.ctx, e.cancel = context.WithCancelCause(c.baseCtx)
+	_, e.span = c.tracer.Start(ctx, spanExecution, trace.WithAttributes(
+		attrExecutionID.String(e.id), attrPipelineID.String(p.GetId()), attrVersion.Int(int(p.GetVersion()))))
+	e.ctx, e.cancel = context.WithCancelCause(trace.ContextWithSpan(c.baseCtx, e.span))
 
 	c.mu.Lock()
 	if c.closed {
@@ -196,6 +201,7 @@ func (c *Conductor) execute(e *execution) {
 		plan:        e.plan,
 		input:       input,
 		executionID: e.id,
+		pipelineID:  e.rec.PipelineId,
 		createdBy:   e.rec.CreatedBy,
 		encode:      func(i int) bool { return persistAll || len(e.plan.Nodes[i].Children) == 0 },
 		persist:     func(int) bool { return true },
@@ -313,6 +319,8 @@ func (c *Conductor) finish(e *execution, status ifcv1.ExecutionStatus, runErr er
 	}
 	e.final = final
 	c.mu.Unlock()
+	e.span.SetAttributes(attribute.String("status", status.String()))
+	endSpan(e.span, runErr)
 	c.release() // before waiters wake: a Cancel or Wait returning frees capacity
 	close(e.done)
 	var dur time.Duration

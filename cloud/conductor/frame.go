@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/imageflowcanvas/ifc/cloud/pipeline"
 	ifcv1 "github.com/imageflowcanvas/ifc/proto/ifc/v1"
 )
@@ -16,7 +18,7 @@ const maxCachedPlans = 256
 // is stored or published. It returns the JPEG of the last image-producing
 // node and the detections of the last detections-producing node
 // (topological order). A failed node fails the frame with an error naming it.
-func (c *Conductor) ProcessFrame(ctx context.Context, p *ifcv1.Pipeline, img *ifcv1.Image) (*ifcv1.ProcessedFrame, error) {
+func (c *Conductor) ProcessFrame(ctx context.Context, p *ifcv1.Pipeline, img *ifcv1.Image) (_ *ifcv1.ProcessedFrame, err error) {
 	start := c.now()
 	if c.isClosed() {
 		return nil, ErrClosed
@@ -42,6 +44,9 @@ func (c *Conductor) ProcessFrame(ctx context.Context, p *ifcv1.Pipeline, img *if
 	}
 	defer c.release()
 
+	ctx, span := c.tracer.Start(ctx, spanFrame, trace.WithAttributes(attrPipelineID.String(p.GetId())))
+	defer func() { endSpan(span, err) }()
+
 	// The frame ends when the caller gives up or the conductor shuts down.
 	fctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -58,11 +63,12 @@ func (c *Conductor) ProcessFrame(ctx context.Context, p *ifcv1.Pipeline, img *if
 		}
 	}
 	g := &graphRun{
-		plan:    plan,
-		input:   img,
-		encode:  func(i int) bool { return i == lastImage },
-		persist: func(int) bool { return false },
-		observe: func(int, *nodeResult) {},
+		plan:       plan,
+		pipelineID: p.GetId(),
+		input:      img,
+		encode:     func(i int) bool { return i == lastImage },
+		persist:    func(int) bool { return false },
+		observe:    func(int, *nodeResult) {},
 	}
 	res := c.runGraph(fctx, g)
 	if err := firstFailure(plan, res); err != nil {

@@ -1,6 +1,9 @@
 package parts
 
-import "google.golang.org/grpc"
+import (
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"google.golang.org/grpc"
+)
 
 // window is the HTTP/2 flow-control window for image-carrying connections. gRPC's 64 KiB
 // default makes a multi-megabyte RAW image wait for many window updates; a window the size
@@ -8,23 +11,27 @@ import "google.golang.org/grpc"
 const window = 16 << 20
 
 // ServerOptions are the gRPC server options a part service needs to carry images:
-// message limits of MaxMessageSize and large flow-control windows. Add credentials and
-// interceptors beside them.
+// message limits of MaxMessageSize, large flow-control windows and the OpenTelemetry
+// stats handler, which continues the caller's trace (a no-op while tracing is off).
+// Add credentials and interceptors beside them.
 func ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(MaxMessageSize),
 		grpc.MaxSendMsgSize(MaxMessageSize),
 		grpc.InitialWindowSize(window),
 		grpc.InitialConnWindowSize(window),
+		grpc.StatsHandler(otelgrpc.NewServerHandler()),
 	}
 }
 
 // DialOptions are the matching client options for callers of part services (the
-// conductor). Add transport credentials beside them.
+// conductor), with the OpenTelemetry stats handler that sends the caller's trace
+// context along. Add transport credentials beside them.
 func DialOptions() []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize)),
 		grpc.WithInitialWindowSize(window),
 		grpc.WithInitialConnWindowSize(window),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
 	}
 }

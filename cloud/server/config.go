@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/imageflowcanvas/ifc/cloud/tracing"
 )
 
 // Mode selects which components a process runs.
@@ -53,6 +55,9 @@ type Config struct {
 	// the pre-filter embedded in the binary is always served too.
 	ModelDir string `yaml:"model_dir"`
 	LogLevel string `yaml:"log_level"` // debug|info|warn|error
+	// TracingEndpoint is the OTLP/gRPC collector (host:port) that receives
+	// OpenTelemetry spans; empty (default) turns tracing off.
+	TracingEndpoint string `yaml:"tracing_endpoint"`
 }
 
 // DefaultConfig returns the embedded defaults.
@@ -150,6 +155,9 @@ func (c *Config) Validate(mode Mode) error {
 		if _, err := c.Endpoints(); err != nil {
 			bad("part_endpoints", "%v", err)
 		}
+	}
+	if err := tracing.ValidateEndpoint(c.TracingEndpoint); err != nil {
+		bad("tracing_endpoint", "%v", err)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -46,6 +46,7 @@ import (
 	"github.com/imageflowcanvas/ifc/cloud/parts/filter"
 	"github.com/imageflowcanvas/ifc/cloud/parts/imageio"
 	"github.com/imageflowcanvas/ifc/cloud/parts/resize"
+	"github.com/imageflowcanvas/ifc/cloud/tracing"
 	"github.com/imageflowcanvas/ifc/models/infer"
 	ifcv1 "github.com/imageflowcanvas/ifc/proto/ifc/v1"
 	"github.com/imageflowcanvas/ifc/sync/receiver"
@@ -79,6 +80,15 @@ func New(cfg Config, mode Mode, logger *slog.Logger, out io.Writer) (*Server, er
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
 	s := &Server{cfg: cfg, mode: mode, log: logger.With("component", "server", "mode", string(mode))}
+	tr, err := tracing.Setup(context.Background(), tracing.Config{Endpoint: cfg.TracingEndpoint, ServiceName: "ifc-cloud-" + string(mode)})
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func() error { // last to close: flushes the spans of shutdown too
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return tr.Shutdown(ctx)
+	})
 	if err := s.build(logger, out); err != nil {
 		s.close()
 		return nil, err
