@@ -26,6 +26,8 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/imageflowcanvas/ifc/cloud/api"
 	"github.com/imageflowcanvas/ifc/cloud/auth"
@@ -64,6 +66,7 @@ type Server struct {
 	httpLn, grpcLn, partsLn net.Listener
 	httpSrv                 *http.Server
 	grpcSrv, partsSrv       *grpc.Server
+	partsHealth             *health.Server
 	conductor               *conductor.Conductor
 	api                     *api.Server
 	receiver                *receiver.Server
@@ -232,6 +235,11 @@ func (s *Server) startParts(cat *catalog.Catalog, services []string, addr string
 	}
 	s.partsSrv = grpc.NewServer(parts.ServerOptions()...)
 	ifcv1.RegisterPartServiceServer(s.partsSrv, srv)
+	// The standard health service (SERVING once the parts are loaded, which
+	// New does before anything listens; NOT_SERVING while shutting down)
+	// for Kubernetes gRPC probes and load balancers.
+	s.partsHealth = health.NewServer()
+	healthpb.RegisterHealthServer(s.partsSrv, s.partsHealth)
 	if s.partsLn, err = net.Listen("tcp", addr); err != nil {
 		return fmt.Errorf("listen part services %s: %w", addr, err)
 	}
@@ -402,6 +410,9 @@ func (s *Server) Run(ctx context.Context) error {
 		defer cancel()
 		if s.httpSrv != nil {
 			_ = s.httpSrv.Shutdown(shutCtx)
+		}
+		if s.partsHealth != nil {
+			s.partsHealth.Shutdown()
 		}
 		for _, gs := range []*grpc.Server{s.grpcSrv, s.partsSrv} {
 			if gs != nil {

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -500,6 +501,20 @@ func TestAPIWithRemoteWorkers(t *testing.T) {
 	}
 	imageOps := startWorker("resize", "filter")
 	detector := startWorker("detect")
+	// Workers answer the standard gRPC health check (Kubernetes probes use it).
+	for _, addr := range []string{imageOps, detector} {
+		cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		resp, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{})
+		cancel()
+		cc.Close()
+		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			t.Fatalf("worker %s health = %v, %v; want SERVING", addr, resp.GetStatus(), err)
+		}
+	}
 
 	h := startAllInOne(t, func(c *Config) {
 		c.PartEndpoints = []string{"resize=" + imageOps, "filter=" + imageOps, "detect=" + detector}
