@@ -231,6 +231,8 @@ func TestResetPerMBResetsLongTransfers(t *testing.T) {
 	if _, err := roundTrip(t, dial(t, p), payload); err == nil {
 		t.Fatal("a 4 MiB transfer with reset_per_mb=1 completed; want a reset")
 	}
+	// The client can see the reset before the proxy's pumps have counted it.
+	eventually(t, "the reset counted", func() bool { return p.Stats().Resets == 1 })
 	if st := p.Stats(); st.Resets != 1 || st.BytesUp >= int64(len(payload)) {
 		t.Fatalf("stats %+v: want 1 reset before the whole payload went through", st)
 	}
