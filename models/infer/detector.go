@@ -105,11 +105,16 @@ func (d *Detector) Predict(img image.Image) (bundle.Prediction, error) {
 	if err != nil {
 		return bundle.Prediction{}, err
 	}
+	return Prediction(dets), nil
+}
+
+// Prediction turns detections into the bundle's golden-check form.
+func Prediction(dets []Detection) bundle.Prediction {
 	out := make([]bundle.Detection, len(dets))
 	for i, x := range dets {
 		out[i] = bundle.Detection{Label: x.Label, Score: float64(x.Score), Box: x.Box}
 	}
-	return bundle.Prediction{Detections: out}, nil
+	return bundle.Prediction{Detections: out}
 }
 
 // Close releases the ONNX Runtime session; later calls return ErrClosed. It is idempotent.

@@ -43,7 +43,7 @@ type contextDetector interface {
 type Handler struct {
 	det       Detector
 	threshold float64
-	owned     io.Closer // the detector NewFromBundle opened, closed by Close
+	owned     io.Closer // the detector the handler opened, closed by Close
 	model     string
 }
 
@@ -68,13 +68,21 @@ func NewFromBundle(b *bundle.Bundle, opt infer.Options) (*Handler, error) {
 		return nil, fmt.Errorf("open detector: %w", err)
 	}
 	m := det.Manifest()
-	h, err := New(det, m.Threshold)
+	return owning(det, m.Threshold, m.Name+"@"+m.Version)
+}
+
+// owning returns a handler over det that closes det on Close (and at once
+// when the handler cannot be made).
+func owning(det interface {
+	Detector
+	io.Closer
+}, threshold float64, model string) (*Handler, error) {
+	h, err := New(det, threshold)
 	if err != nil {
 		det.Close()
 		return nil, err
 	}
-	h.owned = det
-	h.model = m.Name + "@" + m.Version
+	h.owned, h.model = det, model
 	return h, nil
 }
 

@@ -72,12 +72,5 @@ func NewTriton(ctx context.Context, rawURL string, b *bundle.Bundle, opt triton.
 		return nil, fmt.Errorf("open triton detector: %w", err)
 	}
 	m := det.Manifest()
-	h, err := New(det, m.Threshold)
-	if err != nil {
-		det.Close()
-		return nil, err
-	}
-	h.owned = det
-	h.model = m.Name + "@" + m.Version + " on " + det.Target().String()
-	return h, nil
+	return owning(det, m.Threshold, m.Name+"@"+m.Version+" on "+det.Target().String())
 }

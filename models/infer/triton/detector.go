@@ -34,6 +34,7 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -264,22 +265,10 @@ func matchTensor(kind string, got *kserve.ModelMetadataResponse_TensorMetadata, 
 	if got.GetDatatype() != "FP32" {
 		return fmt.Errorf("%s %q is %s, want FP32", kind, want.Name, got.GetDatatype())
 	}
-	if !equalShape(got.GetShape(), want.Shape) {
+	if !slices.Equal(got.GetShape(), want.Shape) {
 		return fmt.Errorf("%s %q has shape %v, bundle's is %v", kind, want.Name, got.GetShape(), want.Shape)
 	}
 	return nil
-}
-
-func equalShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func tensorNames(ts []*kserve.ModelMetadataResponse_TensorMetadata) string {
@@ -366,11 +355,7 @@ func (d *Detector) Predict(img image.Image) (bundle.Prediction, error) {
 	if err != nil {
 		return bundle.Prediction{}, err
 	}
-	out := make([]bundle.Detection, len(dets))
-	for i, x := range dets {
-		out[i] = bundle.Detection{Label: x.Label, Score: float64(x.Score), Box: x.Box}
-	}
-	return bundle.Prediction{Detections: out}, nil
+	return infer.Prediction(dets), nil
 }
 
 // infer sends one ModelInfer with the input as raw little-endian float32 and returns every
