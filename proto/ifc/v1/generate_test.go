@@ -2,15 +2,17 @@ package ifcv1_test
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 )
 
-// TestGeneratedCodeIsCurrent regenerates the Go code from the .proto files
-// with the pinned toolchain (deploy/dev/setup installs it) and fails when
-// the committed files differ: run `make proto` and commit.
+// TestGeneratedCodeIsCurrent regenerates the Go code of every .proto file
+// under proto/ (ifc/v1 and kserve) with the pinned toolchain
+// (deploy/dev/setup installs it) and fails when the committed files
+// differ: run `make proto` and commit.
 func TestGeneratedCodeIsCurrent(t *testing.T) {
 	buf, err := exec.LookPath("buf")
 	if err != nil {
@@ -26,19 +28,26 @@ func TestGeneratedCodeIsCurrent(t *testing.T) {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("buf generate: %v\n%s", err, b)
 	}
-	generated, err := filepath.Glob(filepath.Join(out, "proto/ifc/v1/*.go"))
-	if err != nil || len(generated) == 0 {
-		t.Fatalf("buf generated nothing (%v)", err)
-	}
-	for _, g := range generated {
-		want, _ := os.ReadFile(g)
-		have, err := os.ReadFile(filepath.Base(g))
+	// One generation checks every package under proto/ (ifc/v1, kserve).
+	n := 0
+	err = filepath.WalkDir(filepath.Join(out, "proto"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(path) != ".go" {
+			return err
+		}
+		n++
+		rel, _ := filepath.Rel(out, path)
+		want, _ := os.ReadFile(path)
+		have, err := os.ReadFile(filepath.Join(root, rel))
 		if err != nil {
-			t.Errorf("%s is generated but not committed: run make proto", filepath.Base(g))
-			continue
+			t.Errorf("%s is generated but not committed: run make proto", rel)
+			return nil
 		}
 		if !bytes.Equal(want, have) {
-			t.Errorf("%s is stale: run make proto and commit", filepath.Base(g))
+			t.Errorf("%s is stale: run make proto and commit", rel)
 		}
+		return nil
+	})
+	if err != nil || n == 0 {
+		t.Fatalf("buf generated nothing (%v)", err)
 	}
 }
