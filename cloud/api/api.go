@@ -46,6 +46,9 @@ type Config struct {
 	MaxTracked       int           // executions with kept history; default 10000
 	LoginPerMinute   int           // login attempts per client address and minute; default 10
 	LoginBurst       int           // login attempts allowed at once; default 10
+	// Shifts is the factory's shift pattern for record search and
+	// statistics; no shifts: metadata.DefaultShifts in the server's local zone.
+	Shifts metadata.ShiftPlan
 }
 
 // Validate reports the first field out of range; zero means "default".
@@ -73,6 +76,11 @@ func (c Config) Validate() error {
 	} {
 		if f.v < 0 || f.v > f.max {
 			return fmt.Errorf("api config: %s = %d out of range 0..%d", f.name, f.v, f.max)
+		}
+	}
+	if len(c.Shifts.Shifts) > 0 {
+		if err := c.Shifts.Validate(); err != nil {
+			return fmt.Errorf("api config: Shifts: %w", err)
 		}
 	}
 	return nil
@@ -109,6 +117,12 @@ func (c *Config) setDefaults() {
 	defI(&c.MaxTracked, 10000)
 	defI(&c.LoginPerMinute, 10)
 	defI(&c.LoginBurst, 10)
+	if len(c.Shifts.Shifts) == 0 {
+		c.Shifts.Shifts = metadata.DefaultShifts()
+	}
+	if c.Shifts.Location == nil {
+		c.Shifts.Location = time.Local
+	}
 }
 
 // Store is the part of the metadata store the API uses.
@@ -128,6 +142,8 @@ type Store interface {
 	RevokeDevice(ctx context.Context, deviceID string, at time.Time) error
 	GetRecord(ctx context.Context, recordID string) (metadata.Record, error)
 	SearchRecords(ctx context.Context, f metadata.RecordFilter) ([]metadata.Record, string, error)
+	RecordStats(ctx context.Context, f metadata.StatsFilter) (metadata.Stats, error)
+	AcknowledgeRecords(ctx context.Context, ids []string, user string, at time.Time) (int, error)
 	AddOverride(ctx context.Context, o *ifcv1.VerdictOverride) (created bool, err error)
 	PutMaster(ctx context.Context, m *ifcv1.InspectionMaster) (*ifcv1.InspectionMaster, error)
 	GetMaster(ctx context.Context, productCode string) (*ifcv1.InspectionMaster, error)
@@ -197,6 +213,14 @@ type Deps struct {
 	ReadyChecks []ReadyCheck
 	Logger      *slog.Logger     // nil: slog.Default()
 	Now         func() time.Time // nil: time.Now
+	// UI answers GET requests no route matched (the web UI, see package
+	// ui), except under /api/, /healthz, /readyz, /metrics and /whep;
+	// nil: they are 404 like every unmatched request.
+	UI http.Handler
+	// PresignFile returns a URL the object store itself serves f's bytes
+	// at until ttl has passed (s3store's Presign); nil: download URLs are
+	// API-signed (/api/v1/files/{id}/content?exp=&sig=).
+	PresignFile func(ctx context.Context, f metadata.File, ttl time.Duration) (string, error)
 }
 
 // Server is the API. Create it with New, serve Handler and RegisterGRPC on
@@ -269,6 +293,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
 	}
 	s.mux.HandleFunc("/", s.notFound)
+	if deps.UI != nil {
+		s.mux.Handle("GET /", s.uiOrNotFound(deps.UI))
+	}
 	s.handler = traceExecutions(s.mux)
 	return s, nil
 }
@@ -327,6 +354,8 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.InfoContext(ctx, "subscribed to progress events")
 	t := time.NewTicker(30 * time.Second)
 	defer t.Stop()
+	resync := time.NewTicker(resyncEvery) // resync.go
+	defer resync.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -336,6 +365,8 @@ func (s *Server) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			s.hub.gc()
+		case <-resync.C:
+			s.resync(ctx)
 		}
 	}
 }

@@ -35,6 +35,20 @@
 // reason required); it never rewrites the record, and a cloud override
 // outranks every edge override (metadata.EffectiveVerdict).
 //
+// Search also filters on the effective defect type, a configured shift
+// (Config.Shifts) and acknowledgement; POST /api/v1/records/acknowledge
+// acknowledges up to 500 records at once, all or none. GET /api/v1/stats
+// counts by effective verdict in the store (docs/ui.md).
+//
+// # Download URLs and the UI
+//
+// Stored images in responses carry a download_url usable without a
+// bearer header for 15 minutes (an <img src>): Deps.PresignFile's
+// object-store URL, or the content route signed with the token key
+// (?exp=&sig=, checked before the bearer token; a bad or expired
+// signature is 403). Deps.UI, when set, answers GET paths no route
+// matched, except the servers' own prefixes (docs/ui.md).
+//
 // # Errors
 //
 // Malformed JSON/YAML or query values → 400; missing/invalid/expired token

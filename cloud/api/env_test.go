@@ -96,6 +96,8 @@ type envOptions struct {
 	cfg           Config
 	realConductor bool
 	gate          chan struct{}
+	objects       objectstore.Store // nil: fsstore in the test's directory
+	deps          func(*Deps)       // adjusts the API's deps before New
 }
 
 // withConductor runs the real conductor and NATS instead of the fakes.
@@ -117,9 +119,11 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	}
 	t.Cleanup(func() { _ = meta.Close() })
 	objDir := filepath.Join(dir, "objects")
-	objects, err := fsstore.New(objDir)
-	if err != nil {
-		t.Fatal(err)
+	var objects objectstore.Store = o.objects
+	if objects == nil {
+		if objects, err = fsstore.New(objDir); err != nil {
+			t.Fatal(err)
+		}
 	}
 	fs, err := files.New(objects, meta, quiet, files.Options{})
 	if err != nil {
@@ -177,7 +181,7 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 		}
 		e.tokens[r] = tok
 	}
-	e.srv, err = New(o.cfg, Deps{
+	deps := Deps{
 		Store: meta, Catalog: cat, Conductor: cond, Files: fs, Bus: bus, Auth: e.auth, Logger: quiet,
 		ReadyChecks: []ReadyCheck{{Name: "objects", Check: func(ctx context.Context) error {
 			if _, err := objects.Stat(ctx, "readyz/probe"); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
@@ -185,7 +189,11 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 			}
 			return nil
 		}}},
-	})
+	}
+	if o.deps != nil {
+		o.deps(&deps)
+	}
+	e.srv, err = New(o.cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -130,8 +130,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	claims, err := s.deps.Auth.Verify(tok)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, map[string]any{"token": tok, "expires_at": exp.UTC()})
+	writeJSON(w, http.StatusOK, map[string]any{"token": tok, "expires_at": exp.UTC(), "username": claims.Username,
+		"role": claims.Role, "permissions": auth.PermissionsOf(claims.Role)})
 }
 
 func (s *Server) listParts(w http.ResponseWriter, _ *http.Request) {

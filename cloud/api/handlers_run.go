@@ -94,7 +94,9 @@ func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request) {
 		}
 		s.log.InfoContext(r.Context(), "file uploaded", "file_id", f.FileID, "size", f.Size, "content_type", f.ContentType)
 		w.Header().Set("Location", "/api/v1/files/"+f.FileID)
-		writeJSON(w, http.StatusCreated, fileToJSON(f))
+		j := fileToJSON(f)
+		j.DownloadURL = s.downloadURL(r.Context(), f.FileID, f.SHA256)
+		writeJSON(w, http.StatusCreated, j)
 		return
 	}
 }
@@ -122,7 +124,9 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("file %q: %w", id, err))
 		return
 	}
-	writeJSON(w, http.StatusOK, fileToJSON(f))
+	j := fileToJSON(f)
+	j.DownloadURL = s.downloadURL(r.Context(), f.FileID, f.SHA256)
+	writeJSON(w, http.StatusOK, j)
 }
 
 func (s *Server) getFileContent(w http.ResponseWriter, r *http.Request) {
@@ -241,7 +245,7 @@ func (s *Server) createExecution(w http.ResponseWriter, r *http.Request) {
 	s.log.InfoContext(r.Context(), "execution submitted", "execution_id", ex.GetExecutionId(), "pipeline_id", ex.GetPipelineId(), "version", ex.GetPipelineVersion(), "user", user)
 	w.Header().Set("Location", "/api/v1/executions/"+ex.GetExecutionId())
 	if !wait {
-		writeJSON(w, http.StatusAccepted, executionToJSON(ex))
+		writeJSON(w, http.StatusAccepted, s.withDownloads(r.Context(), executionToJSON(ex)))
 		return
 	}
 	done, finished, err := s.waitBounded(r.Context(), ex.GetExecutionId())
@@ -250,10 +254,10 @@ func (s *Server) createExecution(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !finished {
-		writeJSON(w, http.StatusAccepted, executionToJSON(done))
+		writeJSON(w, http.StatusAccepted, s.withDownloads(r.Context(), executionToJSON(done)))
 		return
 	}
-	writeJSON(w, http.StatusOK, executionToJSON(done))
+	writeJSON(w, http.StatusOK, s.withDownloads(r.Context(), executionToJSON(done)))
 }
 
 // waitBounded waits for an execution to end, at most the configured wait
@@ -295,7 +299,7 @@ func (s *Server) getExecution(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("execution %q: %w", id, err))
 		return
 	}
-	writeJSON(w, http.StatusOK, executionToJSON(ex))
+	writeJSON(w, http.StatusOK, s.withDownloads(r.Context(), executionToJSON(ex)))
 }
 
 func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) {
@@ -350,5 +354,5 @@ func (s *Server) cancelExecution(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("execution %q: %w", id, err))
 		return
 	}
-	writeJSON(w, http.StatusOK, executionToJSON(ex))
+	writeJSON(w, http.StatusOK, s.withDownloads(r.Context(), executionToJSON(ex)))
 }

@@ -57,6 +57,17 @@ func TestLogin(t *testing.T) {
 	if err != nil || time.Until(exp) < 14*time.Minute {
 		t.Fatalf("expires_at %v %v", m["expires_at"], err)
 	}
+	// The UI shows only what the role allows, from these fields.
+	if m["username"] != "inspector-user" || m["role"] != "inspector" {
+		t.Errorf("login names %v with role %v, want inspector-user / inspector", m["username"], m["role"])
+	}
+	var perms []string
+	for _, p := range m["permissions"].([]any) {
+		perms = append(perms, p.(string))
+	}
+	if !slices.Contains(perms, string(auth.PermExecutionsRun)) || slices.Contains(perms, string(auth.PermDevicesManage)) {
+		t.Errorf("inspector permissions %v: want executions:run and not devices:manage", perms)
+	}
 	req, _ := http.NewRequest("GET", e.http.URL+"/api/v1/parts", nil)
 	req.Header.Set("Authorization", "Bearer "+m["token"].(string))
 	res, err := http.DefaultClient.Do(req)

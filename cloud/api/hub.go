@@ -44,6 +44,8 @@ type history struct {
 	events   []*ifcv1.ProgressEvent
 	lastSeen time.Time
 	endedAt  time.Time // zero while running
+	checked  time.Time // last store read by resync (resync.go)
+	resolved bool      // resync sent the stored final state; later events are stale
 }
 
 // hub fans progress events from the bus out to local subscribers. Every
@@ -107,6 +109,9 @@ func (h *hub) publish(ev *ifcv1.ProgressEvent) {
 	hs.lastSeen = h.now()
 	if ev.GetNodeId() == "" && isTerminal(ev.GetExecutionStatus()) {
 		hs.endedAt = hs.lastSeen
+	}
+	if hs.resolved {
+		return // subscribers already have the final state (resync.go)
 	}
 	he := &hubEvent{ev: ev}
 	for s := range h.subs[id] {

@@ -92,15 +92,42 @@ var (
 	nodeStates        = []string{"queued", "running", "succeeded", "failed", "skipped", "cancelled"}
 )
 
+// downloadURLDoc describes every download_url.
+const downloadURLDoc = "URL that serves the bytes with a plain GET (no Authorization header, e.g. <img src>) for 15 minutes: an object-store presigned URL, or /api/v1/files/{file_id}/content?exp=&sig= signed by the API; afterwards 403"
+
+func downloadURL() map[string]any {
+	return map[string]any{"type": "string", "description": downloadURLDoc}
+}
+
+func yieldSchema() map[string]any {
+	return map[string]any{"type": "number", "minimum": 0, "maximum": 1, "description": "ok / total; 0 when total is 0"}
+}
+
+// counts is the schema of counts by effective verdict plus extra properties.
+func counts(extra map[string]any) map[string]any {
+	props := map[string]any{"total": integer(), "ok": integer(), "ng": integer(), "yield": yieldSchema()}
+	req := []string{"total", "ok", "ng", "yield"}
+	for k, v := range extra {
+		props[k] = v
+		req = append(req, k)
+	}
+	sort.Strings(req)
+	return obj(req, props)
+}
+
 func schemas() map[string]any {
 	return map[string]any{
 		"Problem": obj([]string{"type", "title", "status"}, map[string]any{
 			"type": str(), "title": str(), "status": integer(), "detail": str(), "instance": str(),
 			"problems": arr(obj([]string{"message"}, map[string]any{"node": str(), "field": str(), "message": str()})),
 		}),
-		"Readiness":     obj([]string{"ready"}, map[string]any{"ready": map[string]any{"type": "boolean"}, "checks": map[string]any{"type": "object", "additionalProperties": str()}}),
-		"LoginRequest":  obj([]string{"username", "password"}, map[string]any{"username": str(), "password": str()}),
-		"LoginResponse": obj([]string{"token", "expires_at"}, map[string]any{"token": str(), "expires_at": dateTime()}),
+		"Readiness":    obj([]string{"ready"}, map[string]any{"ready": map[string]any{"type": "boolean"}, "checks": map[string]any{"type": "object", "additionalProperties": str()}}),
+		"LoginRequest": obj([]string{"username", "password"}, map[string]any{"username": str(), "password": str()}),
+		"LoginResponse": obj([]string{"token", "expires_at", "username", "role", "permissions"}, map[string]any{
+			"token": str(), "expires_at": dateTime(), "username": str(),
+			"role":        enum("admin", "qa_manager", "inspector", "integrator"),
+			"permissions": map[string]any{"type": "array", "items": str(), "description": "what this role may do; the UI shows only what it allows"},
+		}),
 		"Part": obj([]string{"id", "service", "inputs", "outputs", "params_schema"}, map[string]any{
 			"id": str(), "service": str(), "title": str(), "description": str(),
 			"inputs": arr(enum("image", "detections")), "outputs": arr(enum("image", "detections")),
@@ -121,6 +148,7 @@ func schemas() map[string]any {
 		"File": obj([]string{"file_id", "sha256", "size", "content_type", "width", "height"}, map[string]any{
 			"file_id": str(), "sha256": str(), "size": integer(), "content_type": str(), "width": integer(), "height": integer(),
 			"metadata": map[string]any{"type": "object", "additionalProperties": str()}, "created_by": str(), "created_at": dateTime(),
+			"download_url": downloadURL(),
 		}),
 		"ExecutionRequest": obj([]string{"pipeline_id", "inputs"}, map[string]any{
 			"pipeline_id": str(), "version": map[string]any{"type": "integer", "description": "0 or absent: latest"},
@@ -130,7 +158,8 @@ func schemas() map[string]any {
 			"label": str(), "score": number(), "class_id": integer(),
 			"box": obj([]string{"x", "y", "w", "h"}, map[string]any{"x": number(), "y": number(), "w": number(), "h": number()}),
 		}),
-		"NodeOutputs": obj(nil, map[string]any{"file_id": str(), "detections": arr(ref("Detection"))}),
+		"NodeOutputs": obj(nil, map[string]any{"file_id": str(), "detections": arr(ref("Detection")),
+			"download_url": map[string]any{"type": "string", "description": "in REST execution responses when file_id is set: " + downloadURLDoc}}),
 		"NodeStatus": obj([]string{"node_id", "status"}, map[string]any{
 			"node_id": str(), "status": enum(nodeStates...), "started_at": dateTime(), "finished_at": dateTime(),
 			"outputs": ref("NodeOutputs"), "error": str(), "attempts": integer(),
@@ -176,7 +205,8 @@ func schemas() map[string]any {
 			"record_id": str(), "device_id": str(), "line": str(), "product_code": str(), "lot": str(), "serial": str(), "inspector": str(),
 			"captured_at": dateTime(), "committed_at": dateTime(),
 			"images": arr(obj([]string{"sha256", "size", "content_type"}, map[string]any{"sha256": str(), "file_id": str(), "size": integer(), "content_type": str(),
-				"width": integer(), "height": integer(), "url": map[string]any{"type": "string", "description": "/api/v1/files/{file_id}/content"}})),
+				"width": integer(), "height": integer(), "url": map[string]any{"type": "string", "description": "/api/v1/files/{file_id}/content (needs the bearer token)"},
+				"download_url": downloadURL()})),
 			"prefilter":         obj(nil, map[string]any{"score": number(), "label": str(), "model_name": str(), "model_version": str(), "threshold": number()}),
 			"verdict":           ref("Verdict"),
 			"effective_verdict": map[string]any{"$ref": "#/components/schemas/Verdict", "description": "a cloud override outranks edge overrides; within one origin the latest wins"},
@@ -184,6 +214,25 @@ func schemas() map[string]any {
 			"cloud": obj([]string{"pipeline_state"}, map[string]any{"pipeline_state": enum(metadata.PipelineNone, metadata.PipelinePending, metadata.PipelineSubmitted, metadata.PipelineFailed),
 				"execution_id": str(), "error": str(), "execution": ref("Execution")}),
 			"master_version": integer(), "model_version": str(),
+			"acknowledged_at": map[string]any{"type": "string", "format": "date-time", "description": "first acknowledgement; absent until acknowledged"},
+			"acknowledged_by": map[string]any{"type": "string", "description": "user of the first acknowledgement; absent until acknowledged"},
+		}),
+		"AcknowledgeRequest": obj([]string{"record_ids"}, map[string]any{
+			"record_ids": map[string]any{"type": "array", "items": str(), "minItems": 1, "maxItems": 500}}),
+		"AcknowledgeResponse": obj([]string{"acknowledged"}, map[string]any{
+			"acknowledged": map[string]any{"type": "integer", "description": "records newly acknowledged by this request (already acknowledged ones keep their first acknowledgement and are not counted)"}}),
+		"Counts":     counts(nil),
+		"KeyCounts":  counts(map[string]any{"key": map[string]any{"type": "string", "description": "line, product code or shift name"}}),
+		"TrendPoint": counts(map[string]any{"start": map[string]any{"type": "string", "format": "date-time", "description": "start of the bucket, in the shift time zone"}}),
+		"DefectCount": obj([]string{"defect_type", "count"}, map[string]any{
+			"defect_type": map[string]any{"type": "string", "description": "effective defect type; empty when an NG verdict names none"}, "count": integer()}),
+		"Stats": obj([]string{"total", "ok", "ng", "yield", "by_line", "by_product", "by_shift", "trend", "pareto"}, map[string]any{
+			"total": integer(), "ok": integer(), "ng": integer(), "yield": yieldSchema(),
+			"by_line":    map[string]any{"type": "array", "items": ref("KeyCounts"), "description": "by line name"},
+			"by_product": map[string]any{"type": "array", "items": ref("KeyCounts"), "description": "by product code"},
+			"by_shift":   map[string]any{"type": "array", "items": ref("KeyCounts"), "description": "every configured shift, in shift order"},
+			"trend":      map[string]any{"type": "array", "items": ref("TrendPoint"), "description": "oldest first, one point per bucket from since (or the first record) to until (or the last), empty buckets included"},
+			"pareto":     map[string]any{"type": "array", "items": ref("DefectCount"), "description": "NG records by effective defect type, count descending, then defect type"},
 		}),
 		"RecordList":      obj([]string{"records"}, map[string]any{"records": arr(ref("Record")), "next_page_token": str()}),
 		"OverrideRequest": obj([]string{"result", "reason"}, map[string]any{"result": enum(verdictWords...), "defect_type": map[string]any{"type": "string", "description": "required for ng; a defect type code of the product's master"}, "note": str(), "reason": str()}),

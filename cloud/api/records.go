@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -33,6 +34,7 @@ type imageJSON struct {
 	Width       int32  `json:"width"`
 	Height      int32  `json:"height"`
 	URL         string `json:"url,omitempty"`
+	DownloadURL string `json:"download_url,omitempty"`
 }
 
 type prefilterJSON struct {
@@ -85,6 +87,8 @@ type recordJSON struct {
 	Cloud            recordCloudJSON `json:"cloud"`
 	MasterVersion    int64           `json:"master_version"`
 	ModelVersion     string          `json:"model_version,omitempty"`
+	AcknowledgedAt   *time.Time      `json:"acknowledged_at,omitempty"`
+	AcknowledgedBy   string          `json:"acknowledged_by,omitempty"`
 }
 
 func verdictWord(v ifcv1.VerdictResult) string { return enumWord(v.String(), "VERDICT_RESULT_") }
@@ -118,6 +122,7 @@ func recordToJSON(rec metadata.Record, ex *ifcv1.Execution) recordJSON {
 		EffectiveVerdict: verdictToJSON(rec.Effective), Overrides: make([]overrideJSON, 0, len(rec.Overrides)),
 		Cloud:         recordCloudJSON{PipelineState: rec.PipelineState, ExecutionID: rec.ExecutionID, Error: rec.PipelineError},
 		MasterVersion: r.GetMasterVersion(), ModelVersion: r.GetModelVersion(),
+		AcknowledgedAt: timePtr(rec.AcknowledgedAt), AcknowledgedBy: rec.AcknowledgedBy,
 	}
 	if j.EffectiveVerdict == nil {
 		j.EffectiveVerdict = verdictToJSON(metadata.EffectiveVerdict(r, rec.Overrides))
@@ -148,10 +153,18 @@ func recordToJSON(rec metadata.Record, ex *ifcv1.Execution) recordJSON {
 	return j
 }
 
+// withImageDownloads sets download_url on every stored image of j.
+func (s *Server) withImageDownloads(ctx context.Context, j recordJSON) recordJSON {
+	for i := range j.Images {
+		j.Images[i].DownloadURL = s.downloadURL(ctx, j.Images[i].FileID, j.Images[i].SHA256)
+	}
+	return j
+}
+
 // recordFilter reads the search query, listing every bad parameter.
-func recordFilter(r *http.Request) (metadata.RecordFilter, error) {
+func (s *Server) recordFilter(r *http.Request) (metadata.RecordFilter, error) {
 	q := r.URL.Query()
-	var f metadata.RecordFilter
+	f := metadata.RecordFilter{Shifts: s.cfg.Shifts}
 	var probs []problemItem
 	for _, sf := range []struct {
 		name string
@@ -170,6 +183,29 @@ func recordFilter(r *http.Request) (metadata.RecordFilter, error) {
 		}
 		f.Verdict = res
 	}
+	if v := q.Get("defect_type"); v != "" {
+		if len(v) > maxIDLen || strings.ContainsFunc(v, func(r rune) bool { return r < ' ' }) {
+			probs = append(probs, problemItem{Field: "defect_type", Message: "at most 128 printable characters"})
+		}
+		f.DefectType = v
+	}
+	if v := q.Get("shift"); v != "" {
+		if s.cfg.Shifts.Index(v) < 0 {
+			names := make([]string, len(s.cfg.Shifts.Shifts))
+			for i, sh := range s.cfg.Shifts.Shifts {
+				names[i] = sh.Name
+			}
+			probs = append(probs, problemItem{Field: "shift", Message: "want one of the configured shifts: " + strings.Join(names, ", ")})
+		}
+		f.Shift = v
+	}
+	if v := q.Get("acknowledged"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil || (v != "true" && v != "false") {
+			probs = append(probs, problemItem{Field: "acknowledged", Message: "want true or false"})
+		}
+		f.Acknowledged = &b
+	}
 	pq, more := parsePageQuery(q)
 	probs = append(probs, more...)
 	f.Since, f.Until, f.Limit, f.PageToken = pq.Since, pq.Until, pq.Limit, pq.PageToken
@@ -180,7 +216,7 @@ func recordFilter(r *http.Request) (metadata.RecordFilter, error) {
 }
 
 func (s *Server) searchRecords(w http.ResponseWriter, r *http.Request) {
-	f, err := recordFilter(r)
+	f, err := s.recordFilter(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -196,7 +232,7 @@ func (s *Server) searchRecords(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]recordJSON, 0, len(recs))
 	for _, rec := range recs {
-		out = append(out, recordToJSON(rec, nil))
+		out = append(out, s.withImageDownloads(r.Context(), recordToJSON(rec, nil)))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"records": out, "next_page_token": next})
 }
@@ -227,7 +263,12 @@ func (s *Server) writeRecord(w http.ResponseWriter, r *http.Request, status int,
 			return
 		}
 	}
-	writeJSON(w, status, recordToJSON(rec, ex))
+	j := s.withImageDownloads(r.Context(), recordToJSON(rec, ex))
+	if j.Cloud.Execution != nil {
+		ej := s.withDownloads(r.Context(), *j.Cloud.Execution)
+		j.Cloud.Execution = &ej
+	}
+	writeJSON(w, status, j)
 }
 
 func (s *Server) getRecord(w http.ResponseWriter, r *http.Request) {

@@ -19,6 +19,7 @@ type route struct {
 	Tag         string
 	Perm        auth.Permission // "" = public
 	QueryToken  bool            // token may come from ?token= (WebSocket)
+	Signed      bool            // a URL signed by signedURL (?exp=&sig=) stands in for the token
 	Query       []queryParam
 	Body        *bodySpec
 	Responses   []response
@@ -85,7 +86,11 @@ func (s *Server) routeTable() []route {
 			Responses: with([]response{{Code: 201, Description: "stored", Content: jsonOf("File"), Headers: []string{"Location"}}}, 400, 413, 415, 422), handler: s.uploadFile},
 		{Method: "GET", Pattern: "/api/v1/files/{file_id}", OperationID: "getFile", Summary: "File metadata.", Tag: "files", Perm: auth.PermFilesRead,
 			Responses: with([]response{{Code: 200, Description: "metadata", Content: jsonOf("File")}}, 404), handler: s.getFile},
-		{Method: "GET", Pattern: "/api/v1/files/{file_id}/content", OperationID: "getFileContent", Summary: "The file's bytes.", Tag: "files", Perm: auth.PermFilesRead,
+		{Method: "GET", Pattern: "/api/v1/files/{file_id}/content", OperationID: "getFileContent", Summary: "The file's bytes. A download_url from the API (exp and sig set) needs no Authorization header until it expires.", Tag: "files", Perm: auth.PermFilesRead, Signed: true,
+			Query: []queryParam{
+				{Name: "exp", Type: "integer", Description: "expiry of a signed download_url (Unix seconds); with sig it replaces the bearer token"},
+				{Name: "sig", Type: "string", Description: "signature of a signed download_url"},
+			},
 			Responses: with([]response{{Code: 200, Description: "image bytes", Content: map[string]string{"image/jpeg": "", "image/png": ""}, Headers: []string{"ETag"}}}, 404), handler: s.getFileContent},
 		{Method: "POST", Pattern: "/api/v1/executions", OperationID: "createExecution", Summary: "Run a pipeline on input files; ?wait=true blocks until it ends (bounded by the server timeout).", Tag: "executions", Perm: auth.PermExecutionsRun,
 			Query: []queryParam{{Name: "wait", Type: "boolean", Description: "block until the execution ends or the server timeout passes"}},
@@ -134,12 +139,29 @@ func (s *Server) routeTable() []route {
 				{Name: "product_code", Type: "string", Description: "only this product"},
 				{Name: "lot", Type: "string", Description: "only this lot"},
 				{Name: "verdict", Type: "string", Description: "only this effective verdict", Enum: verdictWords},
+				{Name: "defect_type", Type: "string", Description: "only NG records of this effective defect type"},
+				{Name: "shift", Type: "string", Description: "only records captured during this configured shift (any day; see GET /api/v1/stats by_shift for the names)"},
+				{Name: "acknowledged", Type: "boolean", Description: "true: only acknowledged records; false: only records not yet acknowledged"},
 				{Name: "since", Type: "date-time", Description: "captured at or after (RFC 3339)"},
 				{Name: "until", Type: "date-time", Description: "captured before (RFC 3339)"},
 				{Name: "limit", Type: "integer", Description: "page size, 1..500, default 50"},
 				{Name: "page_token", Type: "string", Description: "next_page_token of the previous page"},
 			},
 			Responses: with([]response{{Code: 200, Description: "page", Content: jsonOf("RecordList")}}, 400, 422), handler: s.searchRecords},
+		{Method: "POST", Pattern: "/api/v1/records/acknowledge", OperationID: "acknowledgeRecords", Summary: "Acknowledge 1..500 records at once (idempotent: the first acknowledgement is kept). Any unknown id: 422 naming them, nothing acknowledged.", Tag: "records", Perm: auth.PermRecordsOverride,
+			Body:      &bodySpec{Content: jsonOf("AcknowledgeRequest")},
+			Responses: with([]response{{Code: 200, Description: "acknowledged", Content: jsonOf("AcknowledgeResponse")}}, 400, 413, 415, 422), handler: s.acknowledgeRecords},
+		{Method: "GET", Pattern: "/api/v1/stats", OperationID: "recordStats", Summary: "Dashboard statistics of synced records by effective verdict: totals, by line, product and shift, a trend and a defect Pareto.", Tag: "records", Perm: auth.PermRecordsRead,
+			Query: []queryParam{
+				{Name: "line", Type: "string", Description: "only this line"},
+				{Name: "device_id", Type: "string", Description: "only this device"},
+				{Name: "product_code", Type: "string", Description: "only this product"},
+				{Name: "lot", Type: "string", Description: "only this lot"},
+				{Name: "since", Type: "date-time", Description: "captured at or after (RFC 3339)"},
+				{Name: "until", Type: "date-time", Description: "captured before (RFC 3339)"},
+				{Name: "bucket", Type: "string", Description: "trend bucket in the shift time zone, default day", Enum: []string{"hour", "day"}},
+			},
+			Responses: with([]response{{Code: 200, Description: "statistics", Content: jsonOf("Stats")}}, 400, 422), handler: s.recordStats},
 		{Method: "GET", Pattern: "/api/v1/records/{record_id}", OperationID: "getRecord", Summary: "One inspection record with its images, override history, effective verdict and cloud execution.", Tag: "records", Perm: auth.PermRecordsRead,
 			Responses: with([]response{{Code: 200, Description: "record", Content: jsonOf("Record")}}, 404), handler: s.getRecord},
 		{Method: "POST", Pattern: "/api/v1/records/{record_id}/overrides", OperationID: "overrideRecord", Summary: "Override a record's verdict; a cloud override outranks every edge override.", Tag: "records", Perm: auth.PermRecordsOverride,
@@ -158,6 +180,9 @@ func (s *Server) wrap(rt route) http.Handler {
 	if rt.Perm != "" {
 		h = s.deps.Auth.Require(rt.Perm, rt.QueryToken, authError, h)
 	}
+	if rt.Signed {
+		h = s.allowSigned(rt.handler, h)
+	}
 	return s.metrics.instrument(rt.Method+" "+rt.Pattern, h)
 }
 
@@ -171,7 +196,7 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 		}
 		r2 := r.Clone(r.Context())
 		r2.Method = m
-		if _, pattern := s.mux.Handler(r2); pattern != "" && pattern != "/" {
+		if _, pattern := s.mux.Handler(r2); pattern != "" && pattern != "/" && pattern != "GET /" {
 			allow = append(allow, m)
 		}
 	}

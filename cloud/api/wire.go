@@ -28,8 +28,9 @@ type detectionJSON struct {
 }
 
 type outputsJSON struct {
-	FileID     string          `json:"file_id,omitempty"`
-	Detections []detectionJSON `json:"detections,omitempty"`
+	FileID      string          `json:"file_id,omitempty"`
+	DownloadURL string          `json:"download_url,omitempty"` // REST execution responses only
+	Detections  []detectionJSON `json:"detections,omitempty"`
 }
 
 type nodeJSON struct {
@@ -107,6 +108,7 @@ type fileJSON struct {
 	Metadata    map[string]string `json:"metadata,omitempty"`
 	CreatedBy   string            `json:"created_by,omitempty"`
 	CreatedAt   *time.Time        `json:"created_at,omitempty"`
+	DownloadURL string            `json:"download_url,omitempty"`
 }
 
 type partJSON struct {

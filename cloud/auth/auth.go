@@ -105,6 +105,17 @@ func Allowed(role Role, perm Permission) bool {
 	return slices.Contains(matrix[role], perm)
 }
 
+// PermissionsOf lists the permissions role holds, in the order of Permissions.
+func PermissionsOf(role Role) []Permission {
+	var out []Permission
+	for _, p := range Permissions {
+		if Allowed(role, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // ParseRole returns the role named s, or an error for an unknown name.
 func ParseRole(s string) (Role, error) {
 	r := Role(s)

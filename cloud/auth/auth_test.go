@@ -440,3 +440,37 @@ func TestMatrixDocumented(t *testing.T) {
 		t.Errorf("docs list %d permissions, code %d", len(seen), len(Permissions))
 	}
 }
+
+func TestSignedURLs(t *testing.T) {
+	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	tk, err := NewTokens(TokenConfig{Key: make([]byte, MinKeyLen), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := NewTokens(TokenConfig{Key: append(make([]byte, MinKeyLen-1), 1), Now: func() time.Time { return now }})
+	const p = "/api/v1/files/f-1/content"
+	exp, sig := tk.SignURL(p, 15*time.Minute)
+	if err := tk.VerifyURL(p, exp, sig); err != nil {
+		t.Fatalf("fresh URL: %v", err)
+	}
+	for _, tc := range []struct {
+		name           string
+		tokens         *Tokens
+		path, exp, sig string
+		want           error
+	}{
+		{"other path", tk, "/api/v1/files/f-2/content", exp, sig, ErrURLSignature},
+		{"later expiry", tk, p, exp + "0", sig, ErrURLSignature},
+		{"tampered sig", tk, p, exp, "A" + sig[1:], ErrURLSignature},
+		{"garbage", tk, p, "soon", "!!", ErrURLSignature},
+		{"other key", other, p, exp, sig, ErrURLSignature},
+	} {
+		if err := tc.tokens.VerifyURL(tc.path, tc.exp, tc.sig); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	now = now.Add(15 * time.Minute)
+	if err := tk.VerifyURL(p, exp, sig); !errors.Is(err, ErrURLExpired) {
+		t.Errorf("after expiry: %v, want ErrURLExpired", err)
+	}
+}

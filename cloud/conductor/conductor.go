@@ -34,6 +34,17 @@
 //     backoff (BackoffBase doubling to BackoffCap) with "equal jitter"
 //     (half fixed, half random) so retries of many executions spread out.
 //     Everything else (InvalidArgument above all) fails the node at once.
+//   - Unreachable part services (fallback.go). Unavailable means the
+//     service could not be reached or dropped the connection (a worker
+//     killed or restarting); such attempts are not counted against
+//     MaxAttempts but repeated (backoff, at most 1s apart) until
+//     NodeTimeout after the node started, so a restarted worker picks the
+//     node up. A service still unreachable then hands the execution to the
+//     durable fallback queue (Deps.Fallback; without one the node fails):
+//     the node is QUEUED again with an error saying it waits, the record
+//     stays RUNNING, and the conductor of whichever replica takes the job
+//     resumes it from the store, retrying until the execution's deadline
+//     (created_at + Config.ExecutionTimeout), then failing it.
 //   - Failure. A failed node's descendants are SKIPPED; branches that do not
 //     depend on it run to the end, so the record shows everything that could
 //     be computed. The execution is FAILED with an error naming the first
@@ -117,6 +128,9 @@ var (
 	// ErrNotLocal is returned by Cancel for an execution that is neither
 	// finished nor run by this conductor.
 	ErrNotLocal = errors.New("execution not run by this conductor")
+	// ErrUnreachable is wrapped by node errors of a part service that could
+	// not be reached for the node's whole deadline.
+	ErrUnreachable = errors.New("part service unreachable")
 )
 
 var (
@@ -170,6 +184,13 @@ type Config struct {
 	// WaitPollInterval is how often Wait polls the store for executions run
 	// elsewhere (200ms).
 	WaitPollInterval time.Duration
+	// ExecutionTimeout bounds an execution handed to the fallback queue:
+	// the resumption retries an unreachable service until created_at plus
+	// this, then fails the execution (10m).
+	ExecutionTimeout time.Duration
+	// FallbackConcurrency bounds the fallback jobs this conductor resumes
+	// at once (16); more wait in the queue.
+	FallbackConcurrency int
 }
 
 // Deps are the conductor's collaborators; all but Now and Logger are required.
@@ -189,6 +210,10 @@ type Deps struct {
 	// Tracer provides the execution, node and attempt spans (nil: the
 	// global OpenTelemetry provider, a no-op unless tracing is set up).
 	Tracer trace.TracerProvider
+	// Fallback is the durable queue of executions waiting for an
+	// unreachable part service (nil: such nodes fail, as other errors do).
+	// Run consumes it.
+	Fallback FallbackQueue
 }
 
 func (c *Config) setDefaults() {
@@ -220,6 +245,12 @@ func (c *Config) setDefaults() {
 	if c.WaitPollInterval == 0 {
 		c.WaitPollInterval = 200 * time.Millisecond
 	}
+	if c.ExecutionTimeout == 0 {
+		c.ExecutionTimeout = 10 * time.Minute
+	}
+	if c.FallbackConcurrency == 0 {
+		c.FallbackConcurrency = 16
+	}
 }
 
 // Validate reports the first bad field.
@@ -239,6 +270,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("conductor config: MaxInputBytes %d is negative", c.MaxInputBytes)
 	case c.WaitPollInterval < 0:
 		return fmt.Errorf("conductor config: WaitPollInterval %v is negative", c.WaitPollInterval)
+	case c.ExecutionTimeout < 0:
+		return fmt.Errorf("conductor config: ExecutionTimeout %v is negative", c.ExecutionTimeout)
+	case c.FallbackConcurrency < 0:
+		return fmt.Errorf("conductor config: FallbackConcurrency %d is negative", c.FallbackConcurrency)
 	}
 	return nil
 }
@@ -267,6 +302,9 @@ type Conductor struct {
 	plans  map[string]*pipeline.Plan // planFor's cache by id@version
 
 	tracer trace.Tracer
+
+	resumeMu sync.Mutex
+	resuming map[string]chan struct{} // executions resumed here, closed when done
 }
 
 // recentKept bounds the finished executions kept in memory for Wait.
@@ -303,6 +341,8 @@ func New(cfg Config, deps Deps) (*Conductor, error) {
 		active: make(map[string]*execution),
 		recent: make(map[string]*ifcv1.Execution),
 		plans:  make(map[string]*pipeline.Plan),
+
+		resuming: make(map[string]chan struct{}),
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -328,6 +368,12 @@ func (c *Conductor) Run(ctx context.Context) error {
 	if !c.running.CompareAndSwap(false, true) {
 		return errors.New("conductor: Run called twice")
 	}
+	consumed := make(chan struct{})
+	if c.deps.Fallback != nil {
+		go func() { defer close(consumed); c.consumeFallback(ctx) }()
+	} else {
+		close(consumed)
+	}
 	<-ctx.Done()
 	c.mu.Lock()
 	c.closed = true
@@ -335,6 +381,7 @@ func (c *Conductor) Run(ctx context.Context) error {
 	c.mu.Unlock()
 	c.log.Info("conductor stopping", "running_executions", n)
 	c.baseCancel(errShutdown)
+	<-consumed
 	c.wg.Wait()
 	return nil
 }

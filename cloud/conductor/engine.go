@@ -28,7 +28,35 @@ type graphRun struct {
 	persist func(i int) bool
 	// observe is called by the coordinator on every node state change.
 	observe func(i int, r *nodeResult)
+	// unreachable says what a node does when its part service is
+	// unreachable (codes.Unavailable); reachUntil bounds unreachUntil.
+	unreachable unreachablePolicy
+	reachUntil  time.Time
+	// preset holds results carried over from an earlier run of the same
+	// execution (fallback resumption): SUCCEEDED nodes whose outputs are
+	// stored (image loaded for the children that re-run), FAILED and SKIPPED
+	// nodes. nil entries, or a nil slice, run.
+	preset []*nodeResult
 }
+
+// unreachablePolicy is how a node treats codes.Unavailable, which gRPC
+// answers when the part service cannot be reached (connection refused or
+// reset, no route) or dropped the call's connection.
+type unreachablePolicy int
+
+const (
+	// unreachRetry counts Unavailable like any retryable code (frames:
+	// real-time callers want a fast answer).
+	unreachRetry unreachablePolicy = iota
+	// unreachDefer retries Unavailable with backoff, without counting it
+	// against MaxAttempts, until NodeTimeout after the node started; a
+	// service still unreachable then defers the node to the fallback queue
+	// (or fails it when there is none).
+	unreachDefer
+	// unreachUntil retries Unavailable until graphRun.reachUntil (the
+	// execution's deadline, on a fallback resumption), then fails.
+	unreachUntil
+)
 
 // nodeResult is the state and outputs of one node.
 type nodeResult struct {
@@ -41,6 +69,10 @@ type nodeResult struct {
 	detections []*ifcv1.Detection
 	fileID     string
 	err        error
+	// deferred marks a node whose part service stayed unreachable for its
+	// whole deadline (unreachDefer): its state is QUEUED again, err says
+	// why, and the execution is handed to the fallback queue.
+	deferred bool
 	// persist, when set, stores the node's encoded output; the coordinator
 	// runs it beside the node's children (see runGraph).
 	persist func() (fileID string, err error)
@@ -63,6 +95,18 @@ func (c *Conductor) runGraph(ctx context.Context, g *graphRun) []*nodeResult {
 		res[i] = &nodeResult{state: ifcv1.NodeState_NODE_STATE_QUEUED}
 		pending[i] = len(n.Parents)
 		childrenLeft[i] = len(n.Children)
+	}
+	for i, p := range g.preset {
+		if p == nil {
+			continue
+		}
+		r := *p
+		res[i] = &r
+		if r.state == ifcv1.NodeState_NODE_STATE_SUCCEEDED {
+			for _, ch := range nodes[i].Children {
+				pending[ch]--
+			}
+		}
 	}
 	done := make(chan finished, len(nodes))
 	running := 0
@@ -123,12 +167,16 @@ func (c *Conductor) runGraph(ctx context.Context, g *graphRun) []*nodeResult {
 	}
 
 	var ready []int
-	for i, n := range nodes {
-		if len(n.Parents) == 0 {
+	released := make([]bool, len(nodes))
+	for i := range nodes {
+		if pending[i] == 0 && res[i].state == ifcv1.NodeState_NODE_STATE_QUEUED {
 			ready = append(ready, i)
 		}
+		if res[i].state == ifcv1.NodeState_NODE_STATE_SUCCEEDED {
+			released[i] = true // a preset: its children were counted above
+		}
 	}
-	released := make([]bool, len(nodes))
+	deferred := false
 	// release queues the children a node's outputs unblocked, once.
 	release := func(i int) {
 		if released[i] {
@@ -183,11 +231,15 @@ func (c *Conductor) runGraph(ctx context.Context, g *graphRun) []*nodeResult {
 			r.image = nil
 		}
 		g.observe(f.i, r)
-		switch r.state {
-		case ifcv1.NodeState_NODE_STATE_SUCCEEDED:
+		switch {
+		case r.state == ifcv1.NodeState_NODE_STATE_SUCCEEDED:
 			release(f.i)
-		case ifcv1.NodeState_NODE_STATE_FAILED:
+		case r.state == ifcv1.NodeState_NODE_STATE_FAILED:
 			skip(f.i, f.i)
+		case r.deferred:
+			// Its descendants stay QUEUED for the fallback resumption;
+			// independent branches run on.
+			deferred = true
 		}
 	}
 	for {
@@ -216,11 +268,20 @@ func (c *Conductor) runGraph(ctx context.Context, g *graphRun) []*nodeResult {
 		running--
 		handle(f)
 	}
+	if deferred && ctx.Err() == nil {
+		return res // the QUEUED nodes wait for the fallback resumption
+	}
 	for i := range nodes {
 		settle(i, ifcv1.NodeState_NODE_STATE_CANCELLED, context.Cause(ctx))
 	}
 	return res
 }
+
+// unreachablePoll bounds the wait between calls to an unreachable part
+// service: such a call fails at once on the client (the channel is in
+// reconnect backoff, capped at about 1s by parts.DialOptions), so polling
+// costs nothing and a restarted worker is found within about a second.
+const unreachablePoll = time.Second
 
 // retryable reports whether a failed attempt may be repeated.
 func retryable(code codes.Code) bool {
@@ -307,6 +368,13 @@ func (c *Conductor) runNode(ctx context.Context, g *graphRun, i int, img *ifcv1.
 	if img != nil {
 		req.Images = []*ifcv1.Image{img}
 	}
+	// Unavailable (the service unreachable) is waited out rather than
+	// counted: see unreachablePolicy. counted are the other failed attempts.
+	reachUntil := g.reachUntil
+	if g.unreachable == unreachDefer {
+		reachUntil = c.now().Add(c.cfg.NodeTimeout)
+	}
+	counted, unreachable := 0, 0
 	var resp *ifcv1.ProcessResponse
 	for attempt := 1; ; attempt++ {
 		r.attempts = int32(attempt)
@@ -327,13 +395,41 @@ func (c *Conductor) runNode(ctx context.Context, g *graphRun, i int, img *ifcv1.
 			return fail(err)
 		}
 		code := status.Code(err)
-		if !retryable(code) || attempt >= c.cfg.MaxAttempts {
+		if code == codes.Unavailable && g.unreachable != unreachRetry {
+			unreachable++
+			left := reachUntil.Sub(c.now())
+			if left <= 0 {
+				err = fmt.Errorf("%s: %w (%d attempts): %w", n.Part.GetId(), ErrUnreachable, attempt, err)
+				if g.unreachable == unreachDefer && c.deps.Fallback != nil {
+					r.deferred = true
+					r.err = err
+					r.state = ifcv1.NodeState_NODE_STATE_QUEUED
+					r.finished = c.now()
+					return r
+				}
+				if g.unreachable == unreachUntil {
+					return fail(fmt.Errorf("%w; the execution's deadline %s has passed", err, reachUntil.UTC().Format(time.RFC3339)))
+				}
+				return fail(err)
+			}
+			wait := min(c.backoff(min(attempt, 8)), unreachablePoll, left)
+			if unreachable == 1 {
+				c.log.Warn("part service unreachable, waiting for it", "execution_id", g.executionID, "node_id", n.ID,
+					"part", n.Part.GetId(), "attempt", attempt, "until", reachUntil, "err", err)
+			}
+			if err := sleep(ctx, wait); err != nil {
+				return fail(err)
+			}
+			continue
+		}
+		counted++
+		if !retryable(code) || counted >= c.cfg.MaxAttempts {
 			if retryable(code) {
 				return fail(fmt.Errorf("%s after %d attempts: %w", n.Part.GetId(), attempt, err))
 			}
 			return fail(fmt.Errorf("%s: %w", n.Part.GetId(), err))
 		}
-		wait := c.backoff(attempt)
+		wait := c.backoff(counted)
 		c.log.Warn("part call failed, retrying", "execution_id", g.executionID, "node_id", n.ID,
 			"part", n.Part.GetId(), "attempt", attempt, "code", code.String(), "backoff", wait, "err", err)
 		if err := sleep(ctx, wait); err != nil {

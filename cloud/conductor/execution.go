@@ -2,6 +2,7 @@ package conductor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -48,7 +49,16 @@ type execution struct {
 	log    *slog.Logger
 	span   trace.Span // the execution's span, ended by finish
 	done   chan struct{}
-	final  *ifcv1.Execution // set before done is closed
+	final  *ifcv1.Execution // set before done is closed; nil when detached
+	// resume is set for a run resumed from the fallback queue.
+	resume *resumeState
+}
+
+// aborted reports whether e's run is ending without an outcome: a resumed
+// run whose job was taken away (shutdown, Kafka rebalance) leaves the
+// execution to the job's next delivery instead of cancelling it.
+func (e *execution) aborted() bool {
+	return e.resume != nil && e.ctx.Err() != nil && !errors.Is(context.Cause(e.ctx), errCancelled)
 }
 
 // Submit validates and records an execution and starts it; it returns the
@@ -166,19 +176,31 @@ func (c *Conductor) isClosed() bool {
 	return c.closed
 }
 
-// execute runs e to its end; it owns e.rec from here on.
+// execute runs e to its end (or, for a node whose service stayed
+// unreachable, to its hand-off to the fallback queue); it owns e.rec from
+// here on.
 func (c *Conductor) execute(e *execution) {
 	defer c.wg.Done()
 	defer e.cancel(nil)
 	start := c.now()
 	e.rec.Status = ifcv1.ExecutionStatus_EXECUTION_STATUS_RUNNING
-	e.rec.StartedAt = timestamppb.New(start)
+	if e.resume == nil || e.rec.StartedAt == nil {
+		e.rec.StartedAt = timestamppb.New(start)
+	}
 	// The RUNNING record is written by the writer goroutine, beside the
 	// first node rather than before it; later writes queue behind it.
 	w := newRecordWriter(c, e, proto.CloneOf(e.rec))
-	c.publishExecution(e, 0)
+	if e.resume == nil {
+		c.publishExecution(e, 0)
+	}
 
-	input, err := c.loadInput(e)
+	var input *ifcv1.Image
+	var err error
+	if e.resume != nil {
+		input = e.resume.input
+	} else {
+		input, err = c.loadInput(e)
+	}
 	if err != nil {
 		w.close()
 		nodeState, status, why := ifcv1.NodeState_NODE_STATE_SKIPPED, ifcv1.ExecutionStatus_EXECUTION_STATUS_FAILED, "input unavailable"
@@ -197,7 +219,23 @@ func (c *Conductor) execute(e *execution) {
 	total := float32(len(e.plan.Nodes))
 	done := 0
 	persistAll := *c.cfg.PersistIntermediates
+	policy, reachUntil := unreachRetry, time.Time{}
+	var preset []*nodeResult
+	switch {
+	case e.resume != nil:
+		policy, reachUntil, preset = unreachUntil, e.resume.deadline, e.resume.preset
+		for _, p := range preset {
+			if p != nil && terminal(p.state) {
+				done++
+			}
+		}
+	default:
+		policy = unreachDefer
+	}
 	g := &graphRun{
+		unreachable: policy,
+		reachUntil:  reachUntil,
+		preset:      preset,
 		plan:        e.plan,
 		input:       input,
 		executionID: e.id,
@@ -206,6 +244,9 @@ func (c *Conductor) execute(e *execution) {
 		encode:      func(i int) bool { return persistAll || len(e.plan.Nodes[i].Children) == 0 },
 		persist:     func(int) bool { return true },
 		observe: func(i int, r *nodeResult) {
+			if e.aborted() {
+				return // the job's next delivery resumes from the stored record
+			}
 			ns := e.rec.Nodes[i]
 			ns.State = r.state
 			ns.Attempts = r.attempts
@@ -225,6 +266,11 @@ func (c *Conductor) execute(e *execution) {
 					outputs = &ifcv1.NodeOutputs{FileId: r.fileID, Detections: r.detections}
 					ns.Outputs = outputs
 				}
+			} else if r.deferred {
+				errText = waitingMessage(r.err)
+				ns.Error = errText
+			} else {
+				ns.Error = ""
 			}
 			c.publishNode(e, ns.NodeId, r.state, errText, outputs, float32(done)/total)
 			w.post()
@@ -232,6 +278,18 @@ func (c *Conductor) execute(e *execution) {
 	}
 	res := c.runGraph(e.ctx, g)
 	w.close()
+	if e.aborted() {
+		c.detach(e, "aborted: left to the fallback job's next delivery")
+		return
+	}
+	if anyDeferred(res) && e.ctx.Err() == nil {
+		if err := c.handoff(e, res); err == nil {
+			c.detach(e, "handed to the fallback queue")
+			return
+		} else {
+			c.failDeferred(e, res, total, err)
+		}
+	}
 
 	status, runErr := ifcv1.ExecutionStatus_EXECUTION_STATUS_SUCCEEDED, firstFailure(e.plan, res)
 	switch {
@@ -380,7 +438,11 @@ func (c *Conductor) Wait(ctx context.Context, executionID string) (*ifcv1.Execut
 	if e != nil {
 		select {
 		case <-e.done:
-			return proto.CloneOf(e.final), nil
+			if e.final != nil {
+				return proto.CloneOf(e.final), nil
+			}
+			// Handed to the fallback queue: whichever replica resumes it
+			// records the end in the store.
 		case <-ctx.Done():
 			return nil, fmt.Errorf("wait for execution %s: %w", executionID, ctx.Err())
 		}

@@ -3,6 +3,8 @@ package metadata
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	ifcv1 "github.com/imageflowcanvas/ifc/proto/ifc/v1"
@@ -92,6 +94,9 @@ type Record struct {
 	Overrides     []*ifcv1.VerdictOverride // oldest first
 	// Effective is the verdict in force after the reconciliation rule (see EffectiveVerdict).
 	Effective *ifcv1.Verdict
+	// AcknowledgedAt and AcknowledgedBy are set by the first AcknowledgeRecords; zero until then.
+	AcknowledgedAt time.Time
+	AcknowledgedBy string
 }
 
 // Pipeline states of a record.
@@ -109,11 +114,31 @@ type RecordFilter struct {
 	ProductCode string
 	Lot         string
 	Verdict     ifcv1.VerdictResult // matches the effective verdict
-	Since       time.Time           // captured_at >= Since
-	Until       time.Time           // captured_at < Until
-	Limit       int                 // default 50, max 500
-	PageToken   string
+	DefectType  string              // matches the effective verdict's defect type
+	// Shift names a shift of Shifts: records captured during it, any day.
+	Shift string
+	// Shifts interprets Shift and, in RecordStats, groups by shift and
+	// places the trend's buckets.
+	Shifts       ShiftPlan
+	Acknowledged *bool     // nil: either; true: acknowledged; false: not yet
+	Since        time.Time // captured_at >= Since
+	Until        time.Time // captured_at < Until
+	Limit        int       // default 50, max 500
+	PageToken    string
 }
+
+// UnknownRecordsError names the records AcknowledgeRecords did not find;
+// it matches ErrNotFound.
+type UnknownRecordsError struct {
+	IDs []string
+}
+
+func (e *UnknownRecordsError) Error() string {
+	return fmt.Sprintf("unknown records %s", strings.Join(e.IDs, ", "))
+}
+
+// Is makes errors.Is(err, ErrNotFound) true.
+func (e *UnknownRecordsError) Is(target error) bool { return target == ErrNotFound }
 
 // Rollout marks, for one line, which pre-filter model and threshold the
 // edges of that line use for a product, overriding the master's own.
@@ -168,6 +193,18 @@ type InspectionStore interface {
 	GetRecord(ctx context.Context, recordID string) (Record, error)
 	// SearchRecords returns records newest captured first and a next page token.
 	SearchRecords(ctx context.Context, f RecordFilter) ([]Record, string, error)
+	// RecordStats counts the records f selects by effective verdict: in
+	// total, by line, product and shift, per trend bucket, and the NG
+	// records by effective defect type. A shift name unknown to f.Shifts,
+	// an invalid plan or a trend of more than MaxTrendPoints buckets is
+	// ErrInvalidArgument.
+	RecordStats(ctx context.Context, f StatsFilter) (Stats, error)
+	// AcknowledgeRecords marks the records acknowledged by user at at, in
+	// one transaction: records already acknowledged keep their first
+	// time and user. It returns how many were newly acknowledged. When any
+	// id is unknown nothing changes and the error is an
+	// *UnknownRecordsError naming every unknown id.
+	AcknowledgeRecords(ctx context.Context, ids []string, user string, at time.Time) (int, error)
 	// PendingPipelineRecords returns up to limit records whose PipelineState is pending, oldest committed first.
 	PendingPipelineRecords(ctx context.Context, limit int) ([]Record, error)
 	// SetRecordPipeline sets the pipeline state (and execution id / error) of a record.

@@ -1,8 +1,11 @@
 package parts
 
 import (
+	"time"
+
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 )
 
 // window is the HTTP/2 flow-control window for image-carrying connections. gRPC's 64 KiB
@@ -33,5 +36,13 @@ func DialOptions() []grpc.DialOption {
 		grpc.WithInitialWindowSize(window),
 		grpc.WithInitialConnWindowSize(window),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
+		// Reconnect to a lost part service at most ~1s apart (gRPC's default
+		// backoff grows to 120s): the conductor waits out an unreachable
+		// service within the node deadline, and a restarted worker should
+		// be found within about a second, not minutes later.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+			MinConnectTimeout: 5 * time.Second,
+		}),
 	}
 }

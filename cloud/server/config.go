@@ -39,6 +39,10 @@ type Config struct {
 	PartEndpoints []string      `yaml:"part_endpoints"` // api: service=host:port for each service
 	MaxConcurrent int           `yaml:"max_concurrent"` // admission limit on running executions
 	NodeTimeout   time.Duration `yaml:"node_timeout"`
+	// ExecutionTimeout bounds an execution whose part service stayed
+	// unreachable past node_timeout and went to the fallback queue: it is
+	// retried until created_at plus this, then failed (default 10m).
+	ExecutionTimeout time.Duration `yaml:"execution_timeout"`
 	// PersistIntermediates stores every node's image, not only the sinks'
 	// (default true: the audit trail shows each step).
 	PersistIntermediates bool          `yaml:"persist_intermediates"`
@@ -58,6 +62,28 @@ type Config struct {
 	// TracingEndpoint is the OTLP/gRPC collector (host:port) that receives
 	// OpenTelemetry spans; empty (default) turns tracing off.
 	TracingEndpoint string `yaml:"tracing_endpoint"`
+	// MetricsAddr is a worker's HTTP listener for /metrics and /healthz
+	// (`--http-addr` on a worker); empty (default) serves none.
+	MetricsAddr string `yaml:"metrics_addr"`
+	// MetricsTopic receives one record per finished execution when events
+	// go through Kafka (default ifc.metrics).
+	MetricsTopic string `yaml:"metrics_topic"`
+	// Archive runs the archive consumer (group ifc-archive) in this API
+	// process: progress and metrics topics into objects_url under
+	// archive/. Needs kafka:// events.
+	Archive         bool          `yaml:"archive"`
+	ArchiveMaxBytes int           `yaml:"archive_max_bytes"` // uncompressed bytes per object; default 1 MiB
+	ArchiveMaxAge   time.Duration `yaml:"archive_max_age"`   // span of one object; default 30s
+	// UIEdgeURL is where the web UI links to the local edge agent's UI
+	// (http(s) URL); empty: no link, except that the all-in-one links its
+	// own edge agent.
+	UIEdgeURL string `yaml:"ui_edge_url"`
+	// Shifts are the factory's shifts for record search and statistics
+	// (docs/ui.md "Shifts"); default A 06:00, B 14:00, C 22:00.
+	Shifts []ShiftConfig `yaml:"shifts"`
+	// ShiftTimezone is the IANA zone of the shift times and of statistics
+	// days and hours; empty: the server's local zone.
+	ShiftTimezone string `yaml:"shift_timezone"`
 }
 
 // DefaultConfig returns the embedded defaults.
@@ -70,10 +96,15 @@ func DefaultConfig() Config {
 		Parts:                append([]string(nil), Services...),
 		MaxConcurrent:        128,
 		NodeTimeout:          10 * time.Second,
+		ExecutionTimeout:     10 * time.Minute,
 		PersistIntermediates: true,
 		MaxUploadBytes:       32 << 20,
 		TokenTTL:             15 * time.Minute,
 		LogLevel:             "info",
+		Shifts:               defaultShifts(),
+		MetricsTopic:         DefaultMetricsTopic,
+		ArchiveMaxBytes:      1 << 20,
+		ArchiveMaxAge:        30 * time.Second,
 	}
 }
 
@@ -128,6 +159,9 @@ func (c *Config) Validate(mode Mode) error {
 		if c.NodeTimeout < 10*time.Millisecond || c.NodeTimeout > 10*time.Minute {
 			bad("node_timeout", "%s is outside 10ms..10m", c.NodeTimeout)
 		}
+		if c.ExecutionTimeout < c.NodeTimeout || c.ExecutionTimeout > 24*time.Hour {
+			bad("execution_timeout", "%s is outside node_timeout..24h", c.ExecutionTimeout)
+		}
 		if c.MaxUploadBytes < 1024 || c.MaxUploadBytes > 1<<30 {
 			bad("max_upload_bytes", "%d is outside 1 KiB..1 GiB", c.MaxUploadBytes)
 		}
@@ -137,11 +171,31 @@ func (c *Config) Validate(mode Mode) error {
 		if c.EventsURL != "embedded" && !strings.HasPrefix(c.EventsURL, "nats://") && !strings.HasPrefix(c.EventsURL, "kafka://") {
 			bad("events_url", "%q: want \"embedded\", nats://host:port or kafka://host:port", c.EventsURL)
 		}
+		if c.Archive && !strings.HasPrefix(c.EventsURL, "kafka://") {
+			bad("archive", "needs kafka:// events_url (the archive consumes Kafka topics)")
+		}
+		if c.ArchiveMaxBytes < 1024 || c.ArchiveMaxBytes > 256<<20 {
+			bad("archive_max_bytes", "%d is outside 1 KiB..256 MiB", c.ArchiveMaxBytes)
+		}
+		if c.ArchiveMaxAge < time.Second || c.ArchiveMaxAge > time.Hour {
+			bad("archive_max_age", "%s is outside 1s..1h", c.ArchiveMaxAge)
+		}
+		if c.MetricsTopic == "" {
+			bad("metrics_topic", "must be set")
+		}
+	}
+	if mode != ModeWorker {
+		errs = append(errs, c.validateUI()...) // ui.go
 	}
 	if _, _, err := net.SplitHostPort(c.GRPCAddr); err != nil {
 		bad("grpc_addr", "%v", err)
 	}
 	if mode == ModeWorker {
+		if c.MetricsAddr != "" {
+			if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+				bad("metrics_addr", "%v", err)
+			}
+		}
 		if len(c.Parts) == 0 {
 			bad("parts", "a worker must host at least one service")
 		}

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,8 +72,12 @@ type Server struct {
 	api                     *api.Server
 	receiver                *receiver.Server
 	meta                    metadata.Store
+	workerMetrics           *workerMetrics // worker with metrics_addr
+	stopping                atomic.Bool    // /healthz of a worker answers 503
+	ui                      *uiSwitch      // the web UI on the API's HTTP server (ui.go)
 
-	closers []func() error // run in reverse order by close
+	runners []func(context.Context) error // optional components run beside the fixed ones (metrics tap, archive)
+	closers []func() error                // run in reverse order by close
 }
 
 // New builds every component of the mode and opens its listeners and
@@ -119,7 +124,7 @@ func (s *Server) build(logger *slog.Logger, out io.Writer) error {
 			return err
 		}
 		if mode == ModeWorker {
-			return nil
+			return s.listenWorkerMetrics(logger)
 		}
 	}
 
@@ -142,6 +147,10 @@ func (s *Server) build(logger *slog.Logger, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	progress, err := s.kafkaExtras(bus, objects, meta, logger) // archive.go
+	if err != nil {
+		return err
+	}
 	fileSvc, err := files.New(objects, meta, logger, files.Options{DefaultMaxBytes: cfg.MaxUploadBytes})
 	if err != nil {
 		return err
@@ -156,9 +165,10 @@ func (s *Server) build(logger *slog.Logger, out io.Writer) error {
 	s.conductor, err = conductor.New(conductor.Config{
 		MaxConcurrent:        cfg.MaxConcurrent,
 		NodeTimeout:          cfg.NodeTimeout,
+		ExecutionTimeout:     cfg.ExecutionTimeout,
 		PersistIntermediates: &cfg.PersistIntermediates,
-	}, conductor.Deps{Store: meta, Files: fileSvc, Events: bus, Catalog: cat, Parts: clients,
-		EncodeJPEG: imageio.EncodeRawJPEG, Logger: logger})
+	}, conductor.Deps{Store: meta, Files: fileSvc, Events: progress, Catalog: cat, Parts: clients,
+		EncodeJPEG: imageio.EncodeRawJPEG, Logger: logger, Fallback: fallbackQueue(bus)})
 	if err != nil {
 		return err
 	}
@@ -172,7 +182,12 @@ func (s *Server) build(logger *slog.Logger, out io.Writer) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s.api, err = api.New(api.Config{MaxUploadBytes: cfg.MaxUploadBytes}, api.Deps{
+	shifts, err := cfg.ShiftPlan()
+	if err != nil {
+		return err
+	}
+	s.ui = newUISwitch(cfg.UIEdgeURL)
+	s.api, err = api.New(api.Config{MaxUploadBytes: cfg.MaxUploadBytes, Shifts: shifts}, api.Deps{
 		Store:        meta,
 		Catalog:      cat,
 		Conductor:    s.conductor,
@@ -188,7 +203,9 @@ func (s *Server) build(logger *slog.Logger, out io.Writer) error {
 			}
 			return nil
 		}}},
-		Logger: logger,
+		Logger:      logger,
+		UI:          s.ui,
+		PresignFile: presigner(objects),
 	})
 	if err != nil {
 		return err
@@ -233,7 +250,12 @@ func (s *Server) startParts(cat *catalog.Catalog, services []string, addr string
 	if err != nil {
 		return err
 	}
-	s.partsSrv = grpc.NewServer(parts.ServerOptions()...)
+	opts := parts.ServerOptions()
+	if s.mode == ModeWorker && s.cfg.MetricsAddr != "" {
+		s.workerMetrics = newWorkerMetrics(cat)
+		opts = append(opts, grpc.ChainUnaryInterceptor(s.workerMetrics.interceptor))
+	}
+	s.partsSrv = grpc.NewServer(opts...)
 	ifcv1.RegisterPartServiceServer(s.partsSrv, srv)
 	// The standard health service (SERVING once the parts are loaded, which
 	// New does before anything listens; NOT_SERVING while shutting down)
@@ -242,6 +264,24 @@ func (s *Server) startParts(cat *catalog.Catalog, services []string, addr string
 	healthpb.RegisterHealthServer(s.partsSrv, s.partsHealth)
 	if s.partsLn, err = net.Listen("tcp", addr); err != nil {
 		return fmt.Errorf("listen part services %s: %w", addr, err)
+	}
+	return nil
+}
+
+// listenWorkerMetrics opens a worker's /metrics and /healthz listener
+// (metrics_addr) when one is configured.
+func (s *Server) listenWorkerMetrics(logger *slog.Logger) error {
+	if s.workerMetrics == nil {
+		return nil
+	}
+	var err error
+	if s.httpLn, err = net.Listen("tcp", s.cfg.MetricsAddr); err != nil {
+		return fmt.Errorf("listen metrics %s: %w", s.cfg.MetricsAddr, err)
+	}
+	s.httpSrv = &http.Server{
+		Handler:           s.workerMetrics.handler(func() bool { return !s.stopping.Load() }),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	return nil
 }
@@ -296,7 +336,8 @@ func (s *Server) openBus(url string) (events.Bus, error) {
 	if url == "embedded" {
 		// Other processes could connect on ClientURL; this one uses an
 		// in-process connection (4 µs publish→handler instead of 17 µs).
-		ns, serr := natsbus.StartEmbedded(context.Background(), natsbus.EmbeddedOptions{}, s.log)
+		// JetStream (files under data_dir/nats) holds the fallback queue.
+		ns, serr := natsbus.StartEmbedded(context.Background(), natsbus.EmbeddedOptions{StoreDir: filepath.Join(s.cfg.DataDir, "nats")}, s.log)
 		if serr != nil {
 			return nil, serr
 		}
@@ -310,6 +351,15 @@ func (s *Server) openBus(url string) (events.Bus, error) {
 	}
 	s.closers = append(s.closers, bus.Close)
 	return bus, nil
+}
+
+// fallbackQueue is the bus's durable queue for executions waiting on an
+// unreachable part service (kafkabus, natsbus), or nil.
+func fallbackQueue(bus events.Bus) conductor.FallbackQueue {
+	if q, ok := bus.(conductor.FallbackQueue); ok {
+		return q
+	}
+	return nil
 }
 
 // authenticator loads (or creates) the token key and makes sure an admin exists.
@@ -360,7 +410,8 @@ func loadOrCreateKey(path string) ([]byte, error) {
 	return key, nil
 }
 
-// HTTPAddr is the address the HTTP API listens on ("" in worker mode).
+// HTTPAddr is the address the HTTP API listens on; in worker mode the
+// /metrics listener's ("" without metrics_addr).
 func (s *Server) HTTPAddr() string { return addrOf(s.httpLn) }
 
 // GRPCAddr is the address of the public gRPC server: the PipelineService,
@@ -384,7 +435,8 @@ func addrOf(l net.Listener) string {
 // order of opening.
 func (s *Server) Run(ctx context.Context) error {
 	defer s.close()
-	g, gctx := errgroup.WithContext(ctx)
+	eg, gctx := errgroup.WithContext(ctx)
+	g := stoppable{eg, ctx}
 	if s.partsSrv != nil {
 		g.Go(func() error { return s.partsSrv.Serve(s.partsLn) })
 	}
@@ -399,12 +451,24 @@ func (s *Server) Run(ctx context.Context) error {
 			return nil
 		})
 		g.Go(func() error { return s.grpcSrv.Serve(s.grpcLn) })
+		for _, run := range s.runners {
+			g.Go(func() error { return run(gctx) })
+		}
 		s.log.Info("cloud tier ready", "http", s.HTTPAddr(), "grpc", s.GRPCAddr())
 	} else {
-		s.log.Info("part services ready", "grpc", s.GRPCAddr(), "services", s.cfg.Parts)
+		if s.httpSrv != nil {
+			g.Go(func() error {
+				if err := s.httpSrv.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
+					return fmt.Errorf("metrics server: %w", err)
+				}
+				return nil
+			})
+		}
+		s.log.Info("part services ready", "grpc", s.GRPCAddr(), "services", s.cfg.Parts, "metrics", s.HTTPAddr())
 	}
 	g.Go(func() error {
 		<-gctx.Done()
+		s.stopping.Store(true)
 		s.log.Info("shutting down")
 		shutCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		defer cancel()
@@ -426,6 +490,25 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Info("stopped")
 	}
 	return err
+}
+
+// stoppable runs a component under the errgroup and forgets the errors a
+// component reports only because the stop came before it was up: a
+// subscription refused for a done context, a gRPC Serve called after
+// GracefulStop. A stop (SIGTERM) during start-up is a clean exit, not exit 2.
+type stoppable struct {
+	*errgroup.Group
+	ctx context.Context
+}
+
+func (g stoppable) Go(f func() error) {
+	g.Group.Go(func() error {
+		err := f()
+		if err != nil && g.ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, grpc.ErrServerStopped)) {
+			return nil
+		}
+		return err
+	})
 }
 
 // stopGRPC stops gs gracefully, or hard when ctx expires first.

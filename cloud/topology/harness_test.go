@@ -234,8 +234,9 @@ var runID = fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())
 
 // options vary a topology; zero values are the topology.
 type options struct {
-	eventsURL     string // "" means Kafka with a fresh topic
-	detectBackend string // "" means Triton (IFC_TEST_TRITON_URL)
+	eventsURL     string   // "" means Kafka with a fresh topic
+	detectBackend string   // "" means Triton (IFC_TEST_TRITON_URL)
+	env           []string // extra IFC_* settings for every process
 }
 
 // startTopology starts the four processes against the real servers with
@@ -274,6 +275,7 @@ func startTopology(t testing.TB, be backends, opts options) *topology {
 		"IFC_DETECT_BACKEND=" + cmp.Or(opts.detectBackend, be.triton),
 		"IFC_LOG_LEVEL=info",
 	}
+	shared = append(shared, opts.env...)
 	newProc := func(name string, args ...string) *proc {
 		env := append([]string{"IFC_DATA_DIR=" + filepath.Join(tp.dir, name)}, shared...)
 		return &proc{name: name, args: args, env: env, logPath: filepath.Join(tp.dir, name+".log")}

@@ -30,7 +30,7 @@ func runCloud(ctx context.Context, shape string, args []string, stdout, stderr i
 	configPath := fs.String("config", "", "YAML configuration file")
 	check := fs.Bool("check-config", false, "validate the configuration, print it and exit")
 	dataDir := fs.String("data-dir", "", "directory for the database and objects (env IFC_DATA_DIR)")
-	httpAddr := fs.String("http-addr", "", "HTTP listen address (env IFC_HTTP_ADDR)")
+	httpAddr := fs.String("http-addr", "", "HTTP listen address (env IFC_HTTP_ADDR); worker: the /metrics and /healthz listener (env IFC_METRICS_ADDR, default off)")
 	grpcAddr := fs.String("grpc-addr", "", "gRPC listen address (env IFC_GRPC_ADDR)")
 	parts := fs.String("parts", "", "worker: comma-separated services to host: resize,filter,detect (env IFC_PARTS)")
 	endpoints := fs.String("part-endpoints", "", "api: service=host:port,... for every part service (env IFC_PART_ENDPOINTS)")
@@ -57,7 +57,11 @@ func runCloud(ctx context.Context, shape string, args []string, stdout, stderr i
 		case "data-dir":
 			cfg.DataDir = *dataDir
 		case "http-addr":
-			cfg.HTTPAddr = *httpAddr
+			if mode == server.ModeWorker {
+				cfg.MetricsAddr = *httpAddr
+			} else {
+				cfg.HTTPAddr = *httpAddr
+			}
 		case "grpc-addr":
 			cfg.GRPCAddr = *grpcAddr
 		case "parts":
@@ -85,6 +89,10 @@ func runCloud(ctx context.Context, shape string, args []string, stdout, stderr i
 	if err != nil {
 		return err
 	}
+	if ctx.Err() != nil { // stopped while starting: a clean exit
+		srv.Close()
+		return nil
+	}
 	// The all-in-one also runs one edge agent beside the cloud, enrolled
 	// with it and syncing to it. Only main may import both tiers, so they
 	// are wired here.
@@ -94,6 +102,8 @@ func runCloud(ctx context.Context, shape string, args []string, stdout, stderr i
 			srv.Close()
 			return err
 		}
+		// The cloud UI links the edge agent's UI (unless ui_edge_url says otherwise).
+		srv.SetUIEdgeURL("http://" + loopbackAddr(edge.HTTPAddr()))
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })

@@ -64,6 +64,15 @@ func TestAllInOneSyncsItsEdge(t *testing.T) {
 	}()
 	edge := &client{t: t, base: edgeURL}
 	cloud := &client{t: t, base: cloudURL}
+	// The cloud UI links the all-in-one's own edge agent.
+	var uiCfg struct {
+		Mode    string `json:"mode"`
+		EdgeURL string `json:"edge_url"`
+	}
+	cloud.do("GET", "/ui-config.json", nil, 200, &uiCfg)
+	if uiCfg.Mode != "cloud" || uiCfg.EdgeURL != edgeURL {
+		t.Errorf("cloud ui-config %+v, want edge_url %s", uiCfg, edgeURL)
+	}
 	var login struct{ Token string }
 	cloud.do("POST", "/api/v1/auth/login", map[string]string{"username": "admin", "password": "sync-e2e-password"}, 200, &login)
 	cloud.token = login.Token

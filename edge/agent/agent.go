@@ -59,6 +59,7 @@ import (
 	"github.com/imageflowcanvas/ifc/edge/whep"
 	"github.com/imageflowcanvas/ifc/sync/device"
 	"github.com/imageflowcanvas/ifc/sync/sender"
+	"github.com/imageflowcanvas/ifc/ui"
 )
 
 // Agent is one running edge agent.
@@ -153,7 +154,7 @@ func New(cfg Config, logger *slog.Logger) (_ *Agent, err error) {
 		Line:           cfg.Line,
 		MaxImageBytes:  cfg.MaxImageBytes,
 		CameraState:    func() string { return a.cam.Status().State },
-		AllowedOrigins: cfg.AllowedOrigins,
+		AllowedOrigins: cfg.Origins(),
 		Metrics:        a.met,
 		Sync:           syncOpt,
 		Enroll:         enroll,
@@ -306,7 +307,8 @@ func (a *Agent) routes() http.Handler {
 	h := a.prev.Handler()
 	mux.Handle("/whep", h)
 	mux.Handle("/whep/", h)
-	mux.Handle("GET /{$}", whep.PlayerHandler()) // live preview page for a browser on the box
+	mux.Handle("GET /preview", whep.PlayerHandler())     // bare live-preview page for a browser on the box
+	mux.Handle("/", ui.Handler(ui.Config{Mode: "edge"})) // the web UI; 404 under /api/, /whep, ...
 	if a.cfg.AllowRemote {
 		return mux
 	}

@@ -142,10 +142,23 @@ func TestAgentEndToEnd(t *testing.T) {
 	if err != nil || code != 200 || string(body) != "ok\n" {
 		t.Fatalf("healthz: %d %q %v", code, body, err)
 	}
-	// A browser on the box gets the live-preview page, which plays /whep.
-	code, body, err = c.do("GET", "/", "", nil)
+	// A browser on the box gets the bare live-preview page at /preview,
+	// which plays /whep, and the web UI (or, not built, a 503 page) at /.
+	code, body, err = c.do("GET", "/preview", "", nil)
 	if err != nil || code != 200 || !strings.Contains(string(body), "/whep") {
 		t.Fatalf("preview page: %d %v (%d bytes)", code, err, len(body))
+	}
+	code, body, err = c.do("GET", "/ui-config.json", "", nil)
+	if err != nil || code != 200 || strings.TrimSpace(string(body)) != `{"mode":"edge","edge_url":""}` {
+		t.Fatalf("ui-config: %d %s %v", code, body, err)
+	}
+	for _, p := range []string{"/", "/inspect/session"} {
+		if code, _, err = c.do("GET", p, "", nil); err != nil || (code != 200 && code != 503) {
+			t.Fatalf("GET %s: %d %v; want the UI", p, code, err)
+		}
+	}
+	if code, _, err = c.do("GET", "/api/v1/nope", "", nil); err != nil || code != 404 {
+		t.Fatalf("unknown API path: %d %v; want 404", code, err)
 	}
 	var products inspect.ProductListJSON
 	c.must("GET", "/api/v1/products", nil, 200, &products)

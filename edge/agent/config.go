@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -32,8 +33,13 @@ type Config struct {
 	// AllowedOrigins are the web origins (CORS and WebSocket) allowed to call
 	// the local API from a browser or webview, e.g. "tauri://localhost".
 	AllowedOrigins []string `yaml:"allowed_origins"`
-	DataDir        string   `yaml:"data_dir"` // queue file and masters.yaml
-	Camera         string   `yaml:"camera"`   // capture spec: synthetic:, v4l2:/dev/video0, folder:/path
+	// CORSOrigins are the web origins the local API (/api/v1/*) and WHEP
+	// (/whep, /whep/*) answer CORS for, preflight included, beside
+	// AllowedOrigins; default the Tauri desktop webview's
+	// (tauri://localhost, http://tauri.localhost). Empty list: none.
+	CORSOrigins []string `yaml:"cors_origins"`
+	DataDir     string   `yaml:"data_dir"` // queue file and masters.yaml
+	Camera      string   `yaml:"camera"`   // capture spec: synthetic:, v4l2:/dev/video0, folder:/path
 	// PrefilterDir is a pre-filter bundle directory; empty means the bundle embedded in the binary.
 	PrefilterDir string `yaml:"prefilter_dir"`
 	// LivePrefilterFPS runs the pre-filter on live frames at this rate and
@@ -82,6 +88,7 @@ func DefaultConfig() Config {
 	return Config{
 		DeviceID:           host,
 		HTTPAddr:           "127.0.0.1:8081",
+		CORSOrigins:        []string{"tauri://localhost", "http://tauri.localhost"},
 		DataDir:            defaultDataDir(),
 		Camera:             "synthetic:",
 		DiskHardLimitBytes: 8 << 30,
@@ -160,6 +167,11 @@ func (c *Config) Validate() error {
 	for _, o := range c.AllowedOrigins {
 		if u, err := url.Parse(o); o != "*" && (err != nil || u.Scheme == "" || u.Host == "" || u.Path != "") {
 			bad("allowed_origins", "%q: want scheme://host[:port] such as tauri://localhost", o)
+		}
+	}
+	for _, o := range c.CORSOrigins {
+		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+			bad("cors_origins", "%q: want scheme://host[:port] such as tauri://localhost (no \"*\": the API has no authentication)", o)
 		}
 	}
 	if c.DataDir == "" {
@@ -253,4 +265,16 @@ func (c *Config) validateSync(bad func(field, format string, args ...any)) {
 	if c.SyncIdleInterval < 10*time.Millisecond || c.SyncIdleInterval > time.Hour {
 		bad("sync_idle_interval", "%s is outside 10ms..1h", c.SyncIdleInterval)
 	}
+}
+
+// Origins returns the web origins allowed to call the local API and WHEP
+// from a browser or webview: cors_origins, then allowed_origins.
+func (c *Config) Origins() []string {
+	var out []string
+	for _, o := range append(append([]string(nil), c.CORSOrigins...), c.AllowedOrigins...) {
+		if !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	return out
 }

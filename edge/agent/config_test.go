@@ -151,3 +151,22 @@ func TestDeployFiles(t *testing.T) {
 		t.Fatalf("deploy/edge/config.yaml: %v", err)
 	}
 }
+
+func TestCORSOriginsConfig(t *testing.T) {
+	cfg := agent.DefaultConfig()
+	if got := cfg.Origins(); len(got) != 2 || got[0] != "tauri://localhost" || got[1] != "http://tauri.localhost" {
+		t.Fatalf("default origins %v", got)
+	}
+	cfg.AllowedOrigins = []string{"http://localhost:1420", "tauri://localhost"}
+	if got := cfg.Origins(); len(got) != 3 || got[2] != "http://localhost:1420" {
+		t.Errorf("merged origins %v", got)
+	}
+	for _, bad := range []string{"*", "tauri://", "http://x/y", "localhost"} {
+		c := agent.DefaultConfig()
+		c.DataDir = t.TempDir()
+		c.CORSOrigins = []string{bad}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "cors_origins") {
+			t.Errorf("cors_origins %q: %v", bad, err)
+		}
+	}
+}

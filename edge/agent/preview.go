@@ -25,8 +25,6 @@ func newPreview(cam *capture.Camera, cfg Config, reg prometheus.Registerer, log 
 	if cfg.AllowRemote {
 		opts.Interfaces = []string{"*"}
 	}
-	if len(cfg.AllowedOrigins) > 0 {
-		opts.AllowOrigin = cfg.AllowedOrigins[0]
-	}
+	opts.AllowOrigins = cfg.Origins()
 	return whep.New(cam, opts)
 }

@@ -51,6 +51,10 @@ type Options struct {
 	UDPPortMin, UDPPortMax uint16
 	// AllowOrigin is the CORS Access-Control-Allow-Origin value. Default "*".
 	AllowOrigin string
+	// AllowOrigins, when set, replaces AllowOrigin: a request's Origin in
+	// the list is echoed (with Vary: Origin), any other gets no CORS
+	// headers, so the browser refuses it.
+	AllowOrigins []string
 	// Registerer receives the Prometheus collectors; nil registers nothing.
 	Registerer prometheus.Registerer
 }
@@ -418,7 +422,7 @@ func newID() string {
 // Handler serves the WHEP endpoint at Options.Path and its session resources beneath it.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.cors(w)
+		s.cors(w, r)
 		switch {
 		case r.URL.Path == s.opts.Path:
 			s.serveEndpoint(w, r)
@@ -430,9 +434,18 @@ func (s *Server) Handler() http.Handler {
 	})
 }
 
-func (s *Server) cors(w http.ResponseWriter) {
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", s.opts.AllowOrigin)
+	if len(s.opts.AllowOrigins) > 0 {
+		h.Add("Vary", "Origin")
+		o := r.Header.Get("Origin")
+		if o == "" || !slices.Contains(s.opts.AllowOrigins, o) {
+			return
+		}
+		h.Set("Access-Control-Allow-Origin", o)
+	} else {
+		h.Set("Access-Control-Allow-Origin", s.opts.AllowOrigin)
+	}
 	h.Set("Access-Control-Allow-Methods", "POST, DELETE, PATCH, OPTIONS")
 	h.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, If-Match")
 	h.Set("Access-Control-Expose-Headers", "Location, Link, ETag, Accept-Post")

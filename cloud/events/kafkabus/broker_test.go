@@ -96,9 +96,13 @@ share.coordinator.state.topic.min.isr=1
 	if err := os.WriteFile(b.path("log4j2.yaml"), []byte(log4j), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// A Kafka cluster id is 16 random bytes in unpadded URL-safe base64.
-	id := uuid.New()
-	cluster := base64.RawURLEncoding.EncodeToString(id[:])
+	// A Kafka cluster id is 16 random bytes in unpadded URL-safe base64;
+	// one starting with '-' would be read as an option by kafka-storage.
+	cluster := "-"
+	for strings.HasPrefix(cluster, "-") {
+		id := uuid.New()
+		cluster = base64.RawURLEncoding.EncodeToString(id[:])
+	}
 	out, err := b.java("kafka.tools.StorageTool", "format", "-t", cluster, "-c", b.path("server.properties")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("format storage: %v\n%s", err, tail(string(out)))

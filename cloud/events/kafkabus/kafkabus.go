@@ -54,8 +54,8 @@ const Scheme = "kafka"
 // TypeHeader names the message header that tells what the value holds.
 const TypeHeader = "ifc-type"
 
-// progressType is TypeHeader's value for progress events.
-const progressType = "ifc.v1.ProgressEvent"
+// ProgressType is TypeHeader's value for progress events.
+const ProgressType = "ifc.v1.ProgressEvent"
 
 const (
 	// openTimeout bounds Open through the registry: connect, create the
@@ -245,7 +245,7 @@ func (b *Bus) Publish(ctx context.Context, ev *ifcv1.ProgressEvent) error {
 	err = b.writer.WriteMessages(pctx, kafka.Message{
 		Key:     []byte(ev.ExecutionId),
 		Value:   data,
-		Headers: []kafka.Header{{Key: TypeHeader, Value: []byte(progressType)}},
+		Headers: []kafka.Header{{Key: TypeHeader, Value: []byte(ProgressType)}},
 	})
 	switch {
 	case err == nil:
@@ -257,6 +257,31 @@ func (b *Bus) Publish(ctx context.Context, ev *ifcv1.ProgressEvent) error {
 			ev.ExecutionId, b.cfg.Topic, b.cfg.PublishTimeout, err)
 	default:
 		return fmt.Errorf("kafkabus: publish progress of %s to %s: %w", ev.ExecutionId, b.cfg.Topic, err)
+	}
+}
+
+// PublishRecord sends value keyed by key on the bus's topic, with typ in
+// the TypeHeader, and returns once the broker acknowledged it (bounded by
+// publish_timeout like Publish). It carries records other than progress
+// events, such as execution metrics on a Bus opened on the metrics topic.
+func (b *Bus) PublishRecord(ctx context.Context, key, typ string, value []byte) error {
+	if b.isClosed() {
+		return events.ErrClosed
+	}
+	pctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
+	defer cancel()
+	err := b.writer.WriteMessages(pctx, kafka.Message{
+		Key:     []byte(key),
+		Value:   value,
+		Headers: []kafka.Header{{Key: TypeHeader, Value: []byte(typ)}},
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, io.ErrClosedPipe):
+		return events.ErrClosed
+	default:
+		return fmt.Errorf("kafkabus: publish %s %s to %s: %w", typ, key, b.cfg.Topic, err)
 	}
 }
 

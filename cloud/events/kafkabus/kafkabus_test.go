@@ -303,3 +303,9 @@ func BenchmarkPublishToHandler(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
+
+func TestFallbackQueue(t *testing.T) {
+	u := withOptions(brokerURL(t), "topic="+testTopic())
+	a, b := open(t, u), open(t, u)
+	bustest.RunFallback(t, a, b, 60*time.Second)
+}

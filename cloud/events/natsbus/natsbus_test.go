@@ -2,6 +2,7 @@ package natsbus_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sort"
 	"testing"
@@ -168,5 +169,35 @@ func TestOpenRegistry(t *testing.T) {
 	}
 	if _, err := events.Open("nats://127.0.0.1:1", quietLogger()); err == nil {
 		t.Fatal("Open of a closed port succeeded")
+	}
+}
+
+func TestFallbackQueue(t *testing.T) {
+	srv, err := natsbus.StartEmbedded(context.Background(), natsbus.EmbeddedOptions{StoreDir: t.TempDir()}, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	a, err := natsbus.Connect(srv.ClientURL(), quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := srv.Connect(quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	bustest.RunFallback(t, a, b, 20*time.Second)
+}
+
+func TestFallbackQueueWithoutJetStream(t *testing.T) {
+	srv := startServer(t)
+	b, err := srv.Connect(quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if err := b.EnqueueFallback(context.Background(), "x", []byte("job")); !errors.Is(err, natsbus.ErrNoJetStream) {
+		t.Fatalf("enqueue without JetStream: %v, want ErrNoJetStream", err)
 	}
 }

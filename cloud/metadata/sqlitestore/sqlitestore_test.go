@@ -2,15 +2,19 @@ package sqlitestore_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/imageflowcanvas/ifc/cloud/metadata"
 	"github.com/imageflowcanvas/ifc/cloud/metadata/sqlitestore"
 	"github.com/imageflowcanvas/ifc/cloud/metadata/storetest"
+	ifcv1 "github.com/imageflowcanvas/ifc/proto/ifc/v1"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -131,5 +135,60 @@ func TestPersistsAcrossReopen(t *testing.T) {
 	defer s.Close()
 	if u, err := s.GetUser(ctx, "u"); err != nil || u.Role != "admin" {
 		t.Fatalf("after reopen: %+v, %v", u, err)
+	}
+}
+
+// TestMigration3BackfillsDefectTypes opens a database as migration 2 left
+// it (records with NG verdicts and overrides) and checks that migration 3
+// fills the effective defect type the search filters on.
+func TestMigration3BackfillsDefectTypes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ifc.db")
+	s, err := metadata.Open("sqlite://" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := s.PutMaster(ctx, &ifcv1.InspectionMaster{Product: &ifcv1.Product{Code: "P", Name: "P"}}); err != nil {
+		t.Fatal(err)
+	}
+	at := timestamppb.New(time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC))
+	for _, r := range []struct {
+		id, defect string
+		v          ifcv1.VerdictResult
+	}{{"r-1", "SCR", ifcv1.VerdictResult_VERDICT_RESULT_NG}, {"r-2", "", ifcv1.VerdictResult_VERDICT_RESULT_OK}} {
+		if _, err := s.CommitRecord(ctx, &ifcv1.InspectionRecord{RecordId: r.id, DeviceId: "d", Line: "l", ProductCode: "P", CapturedAt: at,
+			Verdict: &ifcv1.Verdict{Result: r.v, DefectType: r.defect}}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.AddOverride(ctx, &ifcv1.VerdictOverride{OverrideId: "o-1", RecordId: "r-2", At: at, Origin: ifcv1.VerdictOrigin_VERDICT_ORIGIN_EDGE,
+		Verdict: &ifcv1.Verdict{Result: ifcv1.VerdictResult_VERDICT_RESULT_NG, DefectType: "DENT"}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	// Back to schema 2.
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP INDEX records_defect`, `DROP INDEX records_stats`, `DROP INDEX records_stats_time`, `ALTER TABLE records DROP COLUMN defect_type`,
+		`ALTER TABLE records DROP COLUMN acknowledged_at`, `ALTER TABLE records DROP COLUMN acknowledged_by`, `DELETE FROM schema_migrations WHERE version = 3`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s, err = metadata.Open("sqlite://" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for defect, want := range map[string]string{"SCR": "r-1", "DENT": "r-2"} {
+		got, _, err := s.SearchRecords(ctx, metadata.RecordFilter{DefectType: defect})
+		if err != nil || len(got) != 1 || got[0].Record.GetRecordId() != want {
+			t.Errorf("defect %s after migration: %v, %v; want %s", defect, got, err, want)
+		}
 	}
 }

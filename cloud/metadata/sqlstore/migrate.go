@@ -19,6 +19,13 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
+// migrationHooks are Go steps run after a migration's SQL in its
+// transaction, for data changes the SQL subset both engines share cannot
+// express (decoding protojson bodies).
+var migrationHooks = map[int]func(ctx context.Context, tx *txn) error{
+	3: backfillDefectTypes,
+}
+
 type migration struct {
 	version int
 	name    string
@@ -97,6 +104,11 @@ func (s *Store) migrate(ctx context.Context) error {
 			}
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 				return err
+			}
+			if hook := migrationHooks[m.version]; hook != nil {
+				if err := hook(ctx, tx); err != nil {
+					return err
+				}
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 				m.version, m.name, s.now().UnixNano()); err != nil {

@@ -97,9 +97,9 @@ func (s *Store) CommitRecord(ctx context.Context, r *ifcv1.InspectionRecord, com
 				}
 			}
 			_, err = tx.ExecContext(ctx, `INSERT INTO records (record_id, device_id, line, product_code, lot, serial, captured_at,
-				verdict, body, committed_at, pipeline_state, execution_id, pipeline_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '')`,
+				verdict, defect_type, body, committed_at, pipeline_state, execution_id, pipeline_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '')`,
 				r.RecordId, r.DeviceId, r.Line, r.ProductCode, r.Lot, r.Serial, nanos(r.GetCapturedAt().AsTime()),
-				int32(r.GetVerdict().GetResult()), string(body), nanos(committedAt), state)
+				int32(r.GetVerdict().GetResult()), defectColumn(r.GetVerdict()), string(body), nanos(committedAt), state)
 			if s.isUniqueViolation(err) {
 				return errRaced
 			}
@@ -184,8 +184,8 @@ func (s *Store) AddOverride(ctx context.Context, o *ifcv1.VerdictOverride) (bool
 				return err
 			}
 			eff := metadata.EffectiveVerdict(rec, ovs[o.RecordId])
-			if _, err := tx.ExecContext(ctx, `UPDATE records SET verdict = ? WHERE record_id = ?`,
-				int32(eff.GetResult()), o.RecordId); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE records SET verdict = ?, defect_type = ? WHERE record_id = ?`,
+				int32(eff.GetResult()), defectColumn(eff), o.RecordId); err != nil {
 				return err
 			}
 			created = true
@@ -264,7 +264,7 @@ func imagesOf(ctx context.Context, q querier, recordIDs []string) (map[string][]
 	return out, nil
 }
 
-const recordCols = `record_id, body, committed_at, pipeline_state, execution_id, pipeline_error`
+const recordCols = `record_id, body, committed_at, pipeline_state, execution_id, pipeline_error, acknowledged_at, acknowledged_by`
 
 // queryRecords runs a SELECT of recordCols and fills in images, overrides
 // and the effective verdict of every row.
@@ -280,10 +280,14 @@ func (s *Store) queryRecords(ctx context.Context, q string, args ...any) ([]meta
 		var (
 			id, body  string
 			committed int64
+			acked     sql.NullInt64
 			rec       metadata.Record
 		)
-		if err := rows.Scan(&id, &body, &committed, &rec.PipelineState, &rec.ExecutionID, &rec.PipelineError); err != nil {
+		if err := rows.Scan(&id, &body, &committed, &rec.PipelineState, &rec.ExecutionID, &rec.PipelineError, &acked, &rec.AcknowledgedBy); err != nil {
 			return nil, err
+		}
+		if acked.Valid {
+			rec.AcknowledgedAt = fromNanos(acked.Int64)
 		}
 		rec.Record = &ifcv1.InspectionRecord{}
 		if err := unmarshal.Unmarshal([]byte(body), rec.Record); err != nil {
@@ -334,29 +338,9 @@ func (s *Store) GetRecord(ctx context.Context, recordID string) (metadata.Record
 // ListExecutions: a page token is the position of the last row returned.
 func (s *Store) SearchRecords(ctx context.Context, f metadata.RecordFilter) ([]metadata.Record, string, error) {
 	limit := metadata.PageSize(f.Limit)
-	var (
-		where []string
-		args  []any
-	)
-	for _, eq := range []struct {
-		col, val string
-	}{{"line", f.Line}, {"device_id", f.DeviceID}, {"product_code", f.ProductCode}, {"lot", f.Lot}} {
-		if eq.val != "" {
-			where = append(where, eq.col+" = ?")
-			args = append(args, eq.val)
-		}
-	}
-	if f.Verdict != ifcv1.VerdictResult_VERDICT_RESULT_UNSPECIFIED {
-		where = append(where, "verdict = ?")
-		args = append(args, int32(f.Verdict))
-	}
-	if !f.Since.IsZero() {
-		where = append(where, "captured_at >= ?")
-		args = append(args, nanos(f.Since))
-	}
-	if !f.Until.IsZero() {
-		where = append(where, "captured_at < ?")
-		args = append(args, nanos(f.Until))
+	where, args, err := s.recordWhere(ctx, f)
+	if err != nil {
+		return nil, "", fmt.Errorf("search records: %w", err)
 	}
 	if f.PageToken != "" {
 		c, err := metadata.DecodePageToken(f.PageToken)

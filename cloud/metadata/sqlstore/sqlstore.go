@@ -33,8 +33,9 @@
 // uploads by device and sha256, records by record_id and overrides by
 // override_id, each checked and written in one transaction (a repeat is
 // created=false, different content under a used id is ErrConflict). A
-// record's effective verdict column is recomputed in the transaction that
-// adds an override. Masters and per-line rollouts take their versions
+// record's effective verdict and defect type columns are recomputed in
+// the transaction that adds an override; search and statistics filter
+// and group on them (review.go). Masters and per-line rollouts take their versions
 // from one change counter, so an edge pulls both with a single cursor.
 package sqlstore
 

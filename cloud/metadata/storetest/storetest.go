@@ -52,6 +52,10 @@ func Run(t *testing.T, newStore func(t *testing.T) metadata.Store) {
 		{"RecordSearch", testRecordSearch},
 		{"RecordPagination", testRecordPagination},
 		{"RecordPipeline", testRecordPipeline},
+		{"RecordReviewFilters", testReviewFilters},
+		{"RecordAcknowledge", testAcknowledge},
+		{"RecordStats", testRecordStats},
+		{"RecordStatsDST", testStatsDST},
 		{"Masters", testMasters},
 		{"MasterChanges", testMasterChanges},
 	}

@@ -1,0 +1,27 @@
+package pgstore_test
+
+import (
+	"testing"
+
+	"github.com/imageflowcanvas/ifc/cloud/metadata"
+	"github.com/imageflowcanvas/ifc/cloud/metadata/storetest"
+)
+
+// benchStore returns a PostgreSQL store (a fresh schema) holding
+// storetest.BenchRecords records.
+func benchStore(b *testing.B) metadata.Store {
+	b.Helper()
+	s, err := metadata.Open(freshSchema(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	storetest.SeedRecords(b, s, storetest.BenchRecords)
+	return s
+}
+
+// BenchmarkStats: dashboard statistics over 10,000 records (docs/benchmarks.md).
+func BenchmarkStats(b *testing.B) { storetest.BenchStats(b, benchStore(b)) }
+
+// BenchmarkSearchRecords: one page of record search over 10,000 records.
+func BenchmarkSearchRecords(b *testing.B) { storetest.BenchSearchRecords(b, benchStore(b)) }

@@ -1,0 +1,2 @@
+// Fleet: edge devices, enrollment tokens and revocation.
+export { FleetPage } from './FleetPage';

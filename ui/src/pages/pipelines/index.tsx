@@ -1,0 +1,3 @@
+// The pipeline canvas screens: the list and the editor.
+export { PipelineListPage } from './PipelineListPage';
+export { PipelineEditorPage } from './PipelineEditorPage';
