@@ -241,10 +241,20 @@ func TestTopologyFallback(t *testing.T) {
 			break
 		}
 	}
+	// The waiting event is published when the node is deferred; the
+	// record is written once the rest of the graph has settled, just
+	// before the job is enqueued — poll for it.
 	var ex executionJSON
-	tp.b.do("GET", "/api/v1/executions/"+id, "", nil, http.StatusOK, &ex)
-	if det := ex.node("detect"); ex.Status != "running" || det.Status != "queued" || !strings.HasPrefix(det.Error, "waiting") {
-		t.Fatalf("record after the hand-off: %s, detect %+v; want running with detect waiting", ex.Status, det)
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		tp.b.do("GET", "/api/v1/executions/"+id, "", nil, http.StatusOK, &ex)
+		det := ex.node("detect")
+		if ex.Status == "running" && det.Status == "queued" && strings.HasPrefix(det.Error, "waiting") {
+			break
+		}
+		if ex.Status != "running" || time.Now().After(deadline) {
+			t.Fatalf("record after the hand-off: %s, detect %+v; want running with detect waiting", ex.Status, det)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	// Only B is left to take the job; the worker comes back after it

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -54,7 +53,7 @@ func (b *Bus) EnqueueFallback(ctx context.Context, key string, job []byte) error
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
 	topic := b.FallbackTopic()
-	parts, err := b.ensureFallbackTopic(ctx)
+	parts, err := b.ensureTopic(ctx, b.FallbackTopic())
 	if err != nil {
 		return fmt.Errorf("kafkabus: enqueue fallback job %s: %w", key, err)
 	}
@@ -97,7 +96,7 @@ func (b *Bus) ConsumeFallback(ctx context.Context, limit int, h func(context.Con
 	log := b.logger.With("component", "events.kafka.fallback", "topic", topic)
 	for {
 		octx, cancel := context.WithTimeout(ctx, openTimeout)
-		_, err := b.ensureFallbackTopic(octx)
+		_, err := b.ensureTopic(octx, b.FallbackTopic())
 		cancel()
 		if err == nil {
 			break
@@ -256,63 +255,6 @@ func (o *orderedCommits) finish(off int64, commit func(next int64)) {
 	next := o.pending[n-1] + 1
 	o.pending = slices.Delete(o.pending, 0, n)
 	commit(next)
-}
-
-// ensureFallbackTopic returns the fallback topic's partitions, creating it
-// (like the progress topic) when missing.
-func (b *Bus) ensureFallbackTopic(ctx context.Context) ([]int, error) {
-	topic := b.FallbackTopic()
-	created := false
-	for {
-		md, err := b.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-		if err != nil {
-			return nil, fmt.Errorf("read metadata: %w", err)
-		}
-		var t *kafka.Topic
-		for i := range md.Topics {
-			if md.Topics[i].Name == topic {
-				t = &md.Topics[i]
-			}
-		}
-		switch {
-		case t == nil || errors.Is(t.Error, kafka.UnknownTopicOrPartition):
-			if !created {
-				res, err := b.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-					Topic:             topic,
-					NumPartitions:     b.cfg.Partitions,
-					ReplicationFactor: b.cfg.Replication,
-					ConfigEntries: []kafka.ConfigEntry{
-						{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(b.cfg.Retention.Milliseconds(), 10)},
-					},
-				}}})
-				if err != nil {
-					return nil, fmt.Errorf("create topic %s: %w", topic, err)
-				}
-				if err := res.Errors[topic]; err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-					return nil, fmt.Errorf("create topic %s: %w", topic, err)
-				}
-				created = true
-			}
-		case t.Error != nil && !errors.Is(t.Error, kafka.LeaderNotAvailable):
-			return nil, fmt.Errorf("topic %s: %w", topic, t.Error)
-		case t.Error == nil && len(t.Partitions) > 0:
-			ids := make([]int, 0, len(t.Partitions))
-			ready := true
-			for _, p := range t.Partitions {
-				if p.Error != nil || p.Leader.Host == "" {
-					ready = false
-				}
-				ids = append(ids, p.ID)
-			}
-			if ready {
-				slices.Sort(ids)
-				return ids, nil
-			}
-		}
-		if !pause(ctx, 50*time.Millisecond) {
-			return nil, fmt.Errorf("topic %s has no leader for every partition: %w", topic, ctx.Err())
-		}
-	}
 }
 
 // pause waits d; false when ctx ended first.

@@ -125,7 +125,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Bus, error) {
 		dialer:    &kafka.Dialer{ClientID: "ifc", Timeout: dialTimeout, DualStack: true},
 		subs:      map[*subscription]struct{}{},
 	}
-	parts, err := b.ensureTopic(ctx)
+	parts, err := b.ensureTopic(ctx, b.cfg.Topic)
 	if err != nil {
 		transport.CloseIdleConnections()
 		return nil, fmt.Errorf("kafkabus: open %v: %w", cfg.Brokers, err)
@@ -149,31 +149,32 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Bus, error) {
 	return b, nil
 }
 
-// ensureTopic returns the topic's partition ids, creating the topic first
-// if the cluster does not know it, and waits until each has a leader.
-func (b *Bus) ensureTopic(ctx context.Context) ([]int, error) {
+// ensureTopic returns the named topic's partition ids, creating it first
+// (with the bus's partitions, replication and retention) if the cluster
+// does not know it, and waits until each partition has a leader.
+func (b *Bus) ensureTopic(ctx context.Context, name string) ([]int, error) {
 	created := false
 	for {
-		md, err := b.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{b.cfg.Topic}})
+		md, err := b.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{name}})
 		if err != nil {
 			return nil, fmt.Errorf("read metadata: %w", err)
 		}
 		var topic *kafka.Topic
 		for i := range md.Topics {
-			if md.Topics[i].Name == b.cfg.Topic {
+			if md.Topics[i].Name == name {
 				topic = &md.Topics[i]
 			}
 		}
 		switch {
 		case topic == nil || errors.Is(topic.Error, kafka.UnknownTopicOrPartition):
 			if !created {
-				if err := b.createTopic(ctx); err != nil {
+				if err := b.createTopic(ctx, name); err != nil {
 					return nil, err
 				}
 				created = true
 			}
 		case topic.Error != nil && !errors.Is(topic.Error, kafka.LeaderNotAvailable):
-			return nil, fmt.Errorf("topic %s: %w", b.cfg.Topic, topic.Error)
+			return nil, fmt.Errorf("topic %s: %w", name, topic.Error)
 		case topic.Error == nil && len(topic.Partitions) > 0:
 			ids := make([]int, 0, len(topic.Partitions))
 			ready := true
@@ -189,17 +190,15 @@ func (b *Bus) ensureTopic(ctx context.Context) ([]int, error) {
 			}
 		}
 		// A new topic's leaders are elected within milliseconds; poll.
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("topic %s has no leader for every partition: %w", b.cfg.Topic, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
+		if !pause(ctx, 50*time.Millisecond) {
+			return nil, fmt.Errorf("topic %s has no leader for every partition: %w", name, ctx.Err())
 		}
 	}
 }
 
-func (b *Bus) createTopic(ctx context.Context) error {
+func (b *Bus) createTopic(ctx context.Context, name string) error {
 	res, err := b.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-		Topic:             b.cfg.Topic,
+		Topic:             name,
 		NumPartitions:     b.cfg.Partitions,
 		ReplicationFactor: b.cfg.Replication,
 		ConfigEntries: []kafka.ConfigEntry{
@@ -207,13 +206,13 @@ func (b *Bus) createTopic(ctx context.Context) error {
 		},
 	}}})
 	if err != nil {
-		return fmt.Errorf("create topic %s: %w", b.cfg.Topic, err)
+		return fmt.Errorf("create topic %s: %w", name, err)
 	}
-	if err := res.Errors[b.cfg.Topic]; err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+	if err := res.Errors[name]; err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
 		return fmt.Errorf("create topic %s (%d partitions, replication %d): %w",
-			b.cfg.Topic, b.cfg.Partitions, b.cfg.Replication, err)
+			name, b.cfg.Partitions, b.cfg.Replication, err)
 	}
-	b.logger.Info("created topic", "partitions", b.cfg.Partitions, "replication", b.cfg.Replication, "retention", b.cfg.Retention)
+	b.logger.Info("created topic", "topic", name, "partitions", b.cfg.Partitions, "replication", b.cfg.Replication, "retention", b.cfg.Retention)
 	return nil
 }
 

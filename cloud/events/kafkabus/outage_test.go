@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/imageflowcanvas/ifc/cloud/events/bustest"
+	"github.com/imageflowcanvas/ifc/cloud/events/kafkabus/kafkatest"
 	ifcv1 "github.com/imageflowcanvas/ifc/proto/ifc/v1"
 )
 
@@ -19,7 +20,7 @@ import (
 // renewed, receives what follows, in order.
 func TestBrokerOutage(t *testing.T) {
 	brokerURL(t) // same skip/fail rule as every real-broker test
-	broker := startPrivateBroker(t)
+	broker := kafkatest.Start(t)
 	const timeout = 2 * time.Second
 	u := withOptions(broker.URL(), "topic="+testTopic(), "publish_timeout="+timeout.String())
 	pub, sub := open(t, u), open(t, u)
@@ -62,7 +63,7 @@ func TestBrokerOutage(t *testing.T) {
 	}
 	waitFor("event 1", func() bool { return received(1) })
 
-	broker.stop()
+	broker.Stop()
 	start := time.Now()
 	err = pub.Publish(context.Background(), ev(2))
 	took := time.Since(start)
@@ -77,7 +78,7 @@ func TestBrokerOutage(t *testing.T) {
 	}
 	t.Logf("publish with the broker down failed after %v: %v", took.Round(time.Millisecond), err)
 
-	broker.start()
+	broker.Restart()
 	// The writer reconnects on its own; the first publishes may still see
 	// the outage while metadata refreshes.
 	seq := uint64(3)
