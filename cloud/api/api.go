@@ -136,6 +136,8 @@ type Store interface {
 	GetExecution(ctx context.Context, id string) (*ifcv1.Execution, error)
 	ListExecutions(ctx context.Context, f metadata.ExecutionFilter) ([]*ifcv1.Execution, string, error)
 
+	GetUser(ctx context.Context, username string) (metadata.User, error)
+
 	CreateEnrollmentToken(ctx context.Context, t metadata.EnrollmentToken) error
 	GetDevice(ctx context.Context, deviceID string) (metadata.Device, error)
 	ListDevices(ctx context.Context) ([]metadata.Device, error)

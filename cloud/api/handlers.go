@@ -126,6 +126,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, withStatus(http.StatusUnauthorized, err, "invalid username or password"))
 		return
 	}
+	if errors.Is(err, auth.ErrDisabled) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ifc"`)
+		s.writeError(w, r, withStatus(http.StatusUnauthorized, err, "this account is disabled; ask an administrator"))
+		return
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

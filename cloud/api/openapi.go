@@ -128,6 +128,19 @@ func schemas() map[string]any {
 			"role":        enum("admin", "qa_manager", "inspector", "integrator"),
 			"permissions": map[string]any{"type": "array", "items": str(), "description": "what this role may do; the UI shows only what it allows"},
 		}),
+		"User": obj([]string{"username", "role", "created_at", "disabled", "builtin"}, map[string]any{
+			"username": str(), "role": enum("admin", "qa_manager", "inspector", "integrator"), "created_at": dateTime(),
+			"disabled":    map[string]any{"type": "boolean", "description": "a disabled user cannot sign in and their tokens are refused"},
+			"disabled_at": dateTime(),
+			"builtin":     map[string]any{"type": "boolean", "description": "the admin account created at first start; it cannot be disabled"},
+		}),
+		"UserList": obj([]string{"users"}, map[string]any{"users": arr(ref("User"))}),
+		"CreateUserRequest": obj([]string{"username", "password", "role"}, map[string]any{
+			"username": map[string]any{"type": "string", "minLength": 3, "maxLength": 64, "pattern": "^[a-z0-9][a-z0-9._-]*$"},
+			"password": map[string]any{"type": "string", "minLength": 12, "maxLength": 1024},
+			"role":     enum("admin", "qa_manager", "inspector", "integrator"),
+		}),
+		"PasswordRequest": obj([]string{"password"}, map[string]any{"password": map[string]any{"type": "string", "minLength": 12, "maxLength": 1024}}),
 		"Part": obj([]string{"id", "service", "inputs", "outputs", "params_schema"}, map[string]any{
 			"id": str(), "service": str(), "title": str(), "description": str(),
 			"inputs": arr(enum("image", "detections")), "outputs": arr(enum("image", "detections")),

@@ -260,7 +260,7 @@ func (c *wsConn) readLoop() {
 // connection outlives the token it was opened with. Without one the
 // connection closes (1008 "token expired") when the token expires.
 func (c *wsConn) reauth(m wsClientMsg) {
-	cl, err := c.s.deps.Auth.Verify(m.Token)
+	cl, err := c.s.deps.Auth.VerifyActive(c.ctx, m.Token)
 	if err != nil {
 		c.sendError(m, http.StatusUnauthorized, err.Error())
 		return

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -52,6 +54,38 @@ func (s *memUsers) CreateUser(_ context.Context, u metadata.User) error {
 	}
 	s.m[u.Username] = u
 	return nil
+}
+
+func (s *memUsers) ListUsers(context.Context) ([]metadata.User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := slices.Collect(maps.Values(s.m))
+	slices.SortFunc(out, func(a, b metadata.User) int { return strings.Compare(a.Username, b.Username) })
+	return out, nil
+}
+
+func (s *memUsers) update(name string, f func(*metadata.User)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.m[name]
+	if !ok {
+		return metadata.ErrNotFound
+	}
+	f(&u)
+	s.m[name] = u
+	return nil
+}
+
+func (s *memUsers) SetUserPassword(_ context.Context, name, hash string) error {
+	return s.update(name, func(u *metadata.User) { u.PasswordHash = hash })
+}
+
+func (s *memUsers) DisableUser(_ context.Context, name string, at time.Time) error {
+	return s.update(name, func(u *metadata.User) {
+		if u.DisabledAt.IsZero() {
+			u.DisabledAt = at
+		}
+	})
 }
 
 type clock struct {

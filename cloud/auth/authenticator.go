@@ -15,6 +15,9 @@ import (
 type UserStore interface {
 	GetUser(ctx context.Context, username string) (metadata.User, error)
 	CreateUser(ctx context.Context, u metadata.User) error
+	ListUsers(ctx context.Context) ([]metadata.User, error)
+	SetUserPassword(ctx context.Context, username, passwordHash string) error
+	DisableUser(ctx context.Context, username string, at time.Time) error
 }
 
 // AdminUsername is the account EnsureAdmin creates on first start.
@@ -28,6 +31,7 @@ type Authenticator struct {
 	params HashParams
 	log    *slog.Logger
 	dummy  string // hash compared against for unknown users, to keep timing flat
+	active activeCache
 }
 
 // Option changes an Authenticator.
@@ -61,7 +65,8 @@ func NewAuthenticator(users UserStore, tokens *Tokens, opts ...Option) (*Authent
 func (a *Authenticator) Tokens() *Tokens { return a.tokens }
 
 // Login checks username and password and returns a signed token.
-// Unknown users and wrong passwords both yield ErrInvalidCredentials.
+// Unknown users and wrong passwords both yield ErrInvalidCredentials; a
+// disabled account with the right password yields ErrDisabled.
 func (a *Authenticator) Login(ctx context.Context, username, password string) (string, error) {
 	tok, _, err := a.LoginWithExpiry(ctx, username, password)
 	return tok, err
@@ -86,6 +91,10 @@ func (a *Authenticator) LoginWithExpiry(ctx context.Context, username, password 
 		a.log.InfoContext(ctx, "login failed", "username", username, "reason", "wrong password")
 		return "", time.Time{}, ErrInvalidCredentials
 	}
+	if u.Disabled() {
+		a.log.InfoContext(ctx, "login failed", "username", username, "reason", "disabled")
+		return "", time.Time{}, ErrDisabled
+	}
 	role, err := ParseRole(u.Role)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("login %q: %w", username, err)
@@ -93,8 +102,24 @@ func (a *Authenticator) LoginWithExpiry(ctx context.Context, username, password 
 	return a.tokens.Issue(Principal{Username: u.Username, Role: role})
 }
 
-// Verify checks a bearer token and returns its claims.
+// Verify checks a bearer token and returns its claims. It does not look
+// at the account; Authenticate and the gRPC interceptors also refuse the
+// tokens of disabled users (see VerifyActive).
 func (a *Authenticator) Verify(token string) (Claims, error) { return a.tokens.Verify(token) }
+
+// VerifyActive is Verify also refusing the token of an account that is
+// disabled or gone (ErrDisabled). IsUnauthenticated tells such errors
+// from a failing user store.
+func (a *Authenticator) VerifyActive(ctx context.Context, token string) (Claims, error) {
+	c, err := a.tokens.Verify(token)
+	if err != nil {
+		return Claims{}, err
+	}
+	if err := a.checkActive(ctx, c.Username); err != nil {
+		return Claims{}, err
+	}
+	return c, nil
+}
 
 // CreateUser hashes password and stores a new user with role.
 func (a *Authenticator) CreateUser(ctx context.Context, username, password string, role Role) error {

@@ -34,8 +34,11 @@ func (a *Authenticator) authorize(ctx context.Context, method string, perms Meth
 	if tok == "" {
 		return nil, status.Error(codes.Unauthenticated, "missing bearer token")
 	}
-	c, err := a.tokens.Verify(tok)
+	c, err := a.VerifyActive(ctx, tok)
 	if err != nil {
+		if !IsUnauthenticated(err) {
+			return nil, status.Error(codes.Unavailable, "cannot check the account now; retry")
+		}
 		return nil, status.Error(codes.Unauthenticated, err.Error())
 	}
 	if !c.Can(perm) {

@@ -28,7 +28,7 @@ func (a *Authenticator) Authenticate(r *http.Request, allowQuery bool) (Principa
 	if tok == "" {
 		return Principal{}, ErrUnauthenticated
 	}
-	c, err := a.tokens.Verify(tok)
+	c, err := a.VerifyActive(r.Context(), tok)
 	if err != nil {
 		return Principal{}, err
 	}
@@ -47,6 +47,10 @@ func (a *Authenticator) Require(perm Permission, allowQuery bool, onErr ErrorWri
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.Authenticate(r, allowQuery)
+		if err != nil && !IsUnauthenticated(err) {
+			onErr(w, r, http.StatusServiceUnavailable, errors.New("cannot check the account now; retry"))
+			return
+		}
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ifc"`)
 			onErr(w, r, http.StatusUnauthorized, err)
@@ -70,4 +74,11 @@ func WriteProblem(w http.ResponseWriter, _ *http.Request, status int, err error)
 		"status": status,
 		"detail": err.Error(),
 	})
+}
+
+// IsUnauthenticated reports whether err (from Authenticate or
+// VerifyActive) means the caller has no valid credential, as opposed to
+// the user store failing.
+func IsUnauthenticated(err error) bool {
+	return err != nil && !errors.Is(err, errStoreUnavailable)
 }

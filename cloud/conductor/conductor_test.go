@@ -665,3 +665,38 @@ func TestInjectedClock(t *testing.T) {
 		}
 	}
 }
+
+// failingBus refuses every event, as the Kafka bus does while its breaker
+// is open.
+type failingBus struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (b *failingBus) Publish(context.Context, *ifcv1.ProgressEvent) error {
+	b.mu.Lock()
+	b.n++
+	b.mu.Unlock()
+	return errors.New("kafkabus: publish progress: kafka bus unavailable")
+}
+
+// TestPublishFailureIsNotFatal: progress is best effort; an execution
+// whose every event is refused still runs and is recorded as usual.
+func TestPublishFailureIsNotFatal(t *testing.T) {
+	bus := &failingBus{}
+	h := newHarness(t, Config{}, func(d *Deps) { d.Events = bus })
+	id := h.addPipeline(t, "linear", []string{"a:invert", "b:detect", "c:draw"}, "a>b", "b>c")
+	ex := h.run(t, id)
+	if ex.GetStatus() != ifcv1.ExecutionStatus_EXECUTION_STATUS_SUCCEEDED {
+		t.Fatalf("status %v, error %q; want SUCCEEDED with every publish failing", ex.GetStatus(), ex.GetError())
+	}
+	stored, err := h.store.GetExecution(context.Background(), ex.GetExecutionId())
+	if err != nil || stored.GetStatus() != ex.GetStatus() {
+		t.Errorf("stored record %v (%v), want SUCCEEDED", stored, err)
+	}
+	bus.mu.Lock()
+	defer bus.mu.Unlock()
+	if bus.n < 2+2*3 { // queued execution and nodes, running/succeeded per node, the end
+		t.Errorf("%d publishes attempted, want every event tried", bus.n)
+	}
+}

@@ -38,7 +38,13 @@ type User struct {
 	PasswordHash string
 	Role         string
 	CreatedAt    time.Time
+	// DisabledAt is when the user was disabled (zero: active). A disabled
+	// user cannot sign in and their tokens are refused.
+	DisabledAt time.Time
 }
+
+// Disabled reports whether the user may no longer sign in.
+func (u User) Disabled() bool { return !u.DisabledAt.IsZero() }
 
 // ExecutionFilter selects executions for listing. Zero fields match all.
 type ExecutionFilter struct {
@@ -77,6 +83,13 @@ type Store interface {
 
 	CreateUser(ctx context.Context, u User) error
 	GetUser(ctx context.Context, username string) (User, error)
+	// ListUsers returns every user ordered by username.
+	ListUsers(ctx context.Context) ([]User, error)
+	// SetUserPassword replaces a user's password hash; ErrNotFound when absent.
+	SetUserPassword(ctx context.Context, username, passwordHash string) error
+	// DisableUser marks a user disabled at at; idempotent (the first time is
+	// kept); ErrNotFound when absent.
+	DisableUser(ctx context.Context, username string, at time.Time) error
 
 	InspectionStore
 

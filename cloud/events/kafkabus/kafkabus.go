@@ -28,6 +28,9 @@
 //     added later are not read until the next Open.
 //   - While the broker is away, readers retry from their offset, so a short
 //     outage delays events rather than losing them (within retention).
+//     Publish fails fast instead of waiting publish_timeout per event once
+//     one publish found the broker unreachable, until a probe reaches it
+//     again (the circuit breaker in breaker.go).
 package kafkabus
 
 import (
@@ -97,10 +100,15 @@ type Bus struct {
 	dialer     *kafka.Dialer
 	partitions []int
 
+	brk breaker // fails publishes fast while the broker is unreachable
+	// life ends when Close starts; the breaker's probe runs under it.
+	life    context.Context
+	endLife context.CancelFunc
+
 	mu     sync.Mutex
 	closed bool
 	subs   map[*subscription]struct{}
-	wg     sync.WaitGroup // every goroutine of every subscription
+	wg     sync.WaitGroup // every goroutine of every subscription, and the probe
 	once   sync.Once
 }
 
@@ -131,6 +139,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Bus, error) {
 		return nil, fmt.Errorf("kafkabus: open %v: %w", cfg.Brokers, err)
 	}
 	b.partitions = parts
+	b.life, b.endLife = context.WithCancel(context.Background())
 	b.writer = &kafka.Writer{
 		Addr:            kafka.TCP(cfg.Brokers...),
 		Topic:           cfg.Topic,
@@ -224,7 +233,9 @@ func (b *Bus) Partitions() []int { return slices.Clone(b.partitions) }
 
 // Publish sends ev keyed by its execution id and returns once the broker
 // acknowledged it, or with an error after at most the configured
-// publish_timeout.
+// publish_timeout. After a publish found the broker unreachable, Publish
+// fails at once with an error wrapping ErrUnavailable until a probe
+// reaches the broker again (breaker.go).
 func (b *Bus) Publish(ctx context.Context, ev *ifcv1.ProgressEvent) error {
 	if err := events.Validate(ev); err != nil {
 		return err
@@ -239,16 +250,25 @@ func (b *Bus) Publish(ctx context.Context, ev *ifcv1.ProgressEvent) error {
 	if b.isClosed() {
 		return events.ErrClosed
 	}
+	if err := b.brk.allow(time.Now()); err != nil {
+		return fmt.Errorf("kafkabus: publish progress of %s to %s: %w", ev.ExecutionId, b.cfg.Topic, err)
+	}
 	pctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
+	start := time.Now()
 	err = b.writer.WriteMessages(pctx, kafka.Message{
 		Key:     []byte(ev.ExecutionId),
 		Value:   data,
 		Headers: []kafka.Header{{Key: TypeHeader, Value: []byte(ProgressType)}},
 	})
-	switch {
-	case err == nil:
+	if err == nil {
+		b.closeBreaker("publish")
 		return nil
+	}
+	if unreachable(ctx, err, time.Since(start)) && !b.isClosed() {
+		b.tripBreaker(err)
+	}
+	switch {
 	case errors.Is(err, io.ErrClosedPipe):
 		return events.ErrClosed
 	case ctx.Err() == nil && pctx.Err() != nil:
@@ -412,6 +432,7 @@ func (b *Bus) Close() error {
 			subs = append(subs, s)
 		}
 		b.mu.Unlock()
+		b.endLife()
 		for _, s := range subs {
 			s.cancel()
 		}

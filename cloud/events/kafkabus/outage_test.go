@@ -2,6 +2,7 @@ package kafkabus_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -10,14 +11,17 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/imageflowcanvas/ifc/cloud/events/bustest"
+	"github.com/imageflowcanvas/ifc/cloud/events/kafkabus"
 	"github.com/imageflowcanvas/ifc/cloud/events/kafkabus/kafkatest"
 	ifcv1 "github.com/imageflowcanvas/ifc/proto/ifc/v1"
 )
 
 // TestBrokerOutage stops a private broker under a live bus: Publish fails
-// within publish_timeout instead of hanging, and once the broker is back
-// the same bus publishes again and the same subscription, without being
-// renewed, receives what follows, in order.
+// within publish_timeout instead of hanging, the publishes after it fail
+// at once (the breaker is open) with an error wrapping ErrUnavailable,
+// and once the broker is back the same bus publishes again within a few
+// seconds and the same subscription, without being renewed, receives
+// what follows, in order.
 func TestBrokerOutage(t *testing.T) {
 	brokerURL(t) // same skip/fail rule as every real-broker test
 	broker := kafkatest.Start(t)
@@ -78,20 +82,43 @@ func TestBrokerOutage(t *testing.T) {
 	}
 	t.Logf("publish with the broker down failed after %v: %v", took.Round(time.Millisecond), err)
 
+	// The breaker is open: the next publishes fail at once, saying why.
+	start = time.Now()
+	for i := range 20 {
+		err := pub.Publish(context.Background(), ev(uint64(3+i)))
+		if !errors.Is(err, kafkabus.ErrUnavailable) {
+			t.Fatalf("publish %d after the timeout = %v, want ErrUnavailable", i, err)
+		}
+		if i == 0 {
+			t.Logf("then: %v", err)
+		}
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("20 publishes with the breaker open took %v, want < 1s", took)
+	} else {
+		t.Logf("20 publishes with the breaker open failed in %v", took)
+	}
+
 	broker.Restart()
-	// The writer reconnects on its own; the first publishes may still see
-	// the outage while metadata refreshes.
-	seq := uint64(3)
-	deadline := time.Now().Add(bustest.Timeout)
+	restarted := time.Now()
+	// The probe closes the breaker within about a second; the writer
+	// reconnects on its own, so a first publish may still see the outage.
+	seq := uint64(23)
 	for {
 		err := pub.Publish(context.Background(), ev(seq))
 		if err == nil {
 			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Publish still failing after the broker restarted: %v", err)
+		if time.Since(restarted) > bustest.Timeout {
+			t.Fatalf("Publish still failing %v after the broker restarted: %v", bustest.Timeout, err)
 		}
 		seq++
+		time.Sleep(20 * time.Millisecond)
+	}
+	back := time.Since(restarted)
+	t.Logf("first publish succeeded %v after the broker was back (seq %d)", back.Round(time.Millisecond), seq)
+	if back > 5*time.Second {
+		t.Errorf("publishing resumed %v after the broker was back, want within a few seconds", back)
 	}
 	for n := seq + 1; n <= seq+10; n++ {
 		if err := pub.Publish(context.Background(), ev(n)); err != nil {

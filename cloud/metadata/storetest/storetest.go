@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -42,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metadata.Store) {
 		{"ExecutionPagination", testExecutionPagination},
 		{"ExecutionPageTokenErrors", testExecutionBadToken},
 		{"Users", testUsers},
+		{"UserManagement", testUserManagement},
 		{"Enrollment", testEnrollment},
 		{"Devices", testDevices},
 		{"Uploads", testUploads},
@@ -540,5 +542,72 @@ func testUsers(t *testing.T, s metadata.Store) {
 	}
 	if err := s.CreateUser(ctx, metadata.User{}); err == nil {
 		t.Errorf("empty username accepted")
+	}
+}
+
+func testUserManagement(t *testing.T, s metadata.Store) {
+	at := time.Date(2026, 2, 3, 4, 5, 6, 7000, time.UTC)
+	if us, err := s.ListUsers(ctx); err != nil || len(us) != 0 {
+		t.Fatalf("list empty = %v, %v", us, err)
+	}
+	for i, name := range []string{"zoe", "admin", "mika"} {
+		u := metadata.User{Username: name, PasswordHash: "hash-" + name, Role: "inspector", CreatedAt: at.Add(time.Duration(i) * time.Second)}
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatalf("create %s: %v", name, err)
+		}
+	}
+	us, err := s.ListUsers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, u := range us {
+		names = append(names, u.Username)
+		if u.Disabled() || u.PasswordHash != "hash-"+u.Username {
+			t.Errorf("listed %+v: want active with its hash", u)
+		}
+	}
+	if strings.Join(names, ",") != "admin,mika,zoe" {
+		t.Errorf("list order = %v, want by username", names)
+	}
+
+	if err := s.SetUserPassword(ctx, "mika", "new-hash"); err != nil {
+		t.Fatalf("set password: %v", err)
+	}
+	if u, _ := s.GetUser(ctx, "mika"); u.PasswordHash != "new-hash" || u.Role != "inspector" || !u.CreatedAt.Equal(at.Add(2*time.Second)) {
+		t.Errorf("after reset = %+v", u)
+	}
+	if err := s.SetUserPassword(ctx, "nobody", "x"); !errors.Is(err, metadata.ErrNotFound) {
+		t.Errorf("reset unknown = %v, want ErrNotFound", err)
+	}
+	if err := s.SetUserPassword(ctx, "mika", ""); err == nil {
+		t.Errorf("empty hash accepted")
+	}
+
+	if err := s.DisableUser(ctx, "zoe", at.Add(time.Hour)); err != nil {
+		t.Fatalf("disable: %v", err)
+	}
+	if err := s.DisableUser(ctx, "zoe", at.Add(2*time.Hour)); err != nil {
+		t.Fatalf("disable again: %v", err)
+	}
+	u, err := s.GetUser(ctx, "zoe")
+	if err != nil || !u.Disabled() || !u.DisabledAt.Equal(at.Add(time.Hour)) {
+		t.Errorf("disabled user = %+v, %v; want the first disable time", u, err)
+	}
+	if err := s.DisableUser(ctx, "nobody", at); !errors.Is(err, metadata.ErrNotFound) {
+		t.Errorf("disable unknown = %v, want ErrNotFound", err)
+	}
+	us, _ = s.ListUsers(ctx)
+	for _, u := range us {
+		if u.Disabled() != (u.Username == "zoe") {
+			t.Errorf("listed %s disabled=%v", u.Username, u.Disabled())
+		}
+	}
+	// A user created disabled stays so.
+	if err := s.CreateUser(ctx, metadata.User{Username: "gone", PasswordHash: "h", Role: "inspector", DisabledAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := s.GetUser(ctx, "gone"); !u.DisabledAt.Equal(at) {
+		t.Errorf("created disabled = %+v", u)
 	}
 }

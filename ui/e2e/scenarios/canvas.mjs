@@ -186,6 +186,32 @@ export async function run(ctx) {
   assert.equal(server.status, 422);
   assert.match(JSON.stringify(server.json.problems), /cycle/);
 
+  // Unsaved changes (the cyclic import): leaving asks first — an in-app link
+  // asks with a confirm (refused: the editor stays), closing or reloading the
+  // page with the browser's beforeunload prompt (accepted here).
+  const dialogs = [];
+  const onDialog = (d) => {
+    dialogs.push(d.type());
+    void (d.type() === 'confirm' ? d.dismiss() : d.accept()).catch(() => undefined);
+  };
+  page.on('dialog', onDialog);
+  await page.locator('.editor-bar a[href="/pipelines"]').click();
+  await ctx.eventually('leave confirm', async () => dialogs.includes('confirm'), 3000);
+  assert.equal(await page.locator(sel.node('c')).count(), 1, 'refusing to discard keeps the editor');
+
+  // The canvas in Japanese: part titles, descriptions and parameter labels.
+  await page.evaluate(() => localStorage.setItem('ifc.lang', 'ja'));
+  await page.goto(`${ctx.cloudURL}/pipelines/${pipelineId}`);
+  await page.locator(sel.node('gaussian_blur')).waitFor();
+  assert.deepEqual(dialogs, ['confirm', 'beforeunload'], 'leaving with unsaved changes asked twice');
+  page.off('dialog', onDialog);
+  assert.equal((await page.locator('[data-testid="palette-gaussian_blur"] .palette-title').innerText()).trim(), 'ガウシアンぼかし');
+  assert.equal((await page.locator(`${sel.node('gaussian_blur')} .pnode-title`).innerText()).trim(), 'ガウシアンぼかし');
+  await page.locator(sel.node('gaussian_blur')).click();
+  await page.getByTestId('node-panel').getByText('カーネルサイズ（奇数）').waitFor();
+  await ctx.shot(page, 'canvas-07b-japanese');
+  await page.evaluate(() => localStorage.setItem('ifc.lang', 'en'));
+
   // Performance: 50 nodes, drag one, measure frames.
   await page.goto(`${ctx.cloudURL}/pipelines/new`);
   await page.getByTestId('pipeline-editor').waitFor();

@@ -1,5 +1,5 @@
-import { lazy, Suspense, type ReactNode } from 'react';
-import { BrowserRouter, Navigate, Route, Routes } from 'react-router';
+import { lazy, Suspense, useMemo, type ReactNode } from 'react';
+import { createBrowserRouter, Navigate, Route, RouterProvider, Routes } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { Loading } from '../components/ui';
 import type { UIConfig } from './config';
@@ -16,6 +16,7 @@ const ExecutionListPage = lazy(() => import('../pages/executions').then((m) => (
 const ExecutionDetailPage = lazy(() => import('../pages/executions').then((m) => ({ default: m.ExecutionDetailPage })));
 const RecordsPage = lazy(() => import('../pages/records').then((m) => ({ default: m.RecordsPage })));
 const FleetPage = lazy(() => import('../pages/fleet').then((m) => ({ default: m.FleetPage })));
+const UsersPage = lazy(() => import('../pages/users').then((m) => ({ default: m.UsersPage })));
 const InspectPage = lazy(() => import('../pages/inspect').then((m) => ({ default: m.InspectPage })));
 
 function Guard({ perm, children }: { perm: string; children: ReactNode }) {
@@ -49,6 +50,7 @@ function CloudRoutes({ hasEdge }: { hasEdge: boolean }) {
         <Route path="records" element={<Guard perm="records:read"><RecordsPage /></Guard>} />
         <Route path="records/:id" element={<Guard perm="records:read"><RecordsPage /></Guard>} />
         <Route path="fleet" element={<Guard perm="devices:read"><FleetPage /></Guard>} />
+        <Route path="users" element={<Guard perm="users:manage"><UsersPage /></Guard>} />
         {hasEdge && <Route path="inspect" element={<InspectPage />} />}
         <Route path="*" element={<div className="page empty">{t('notFound')}</div>} />
       </Route>
@@ -65,20 +67,28 @@ function EdgeRoutes() {
   );
 }
 
+function Screens({ config }: { config: UIConfig }) {
+  return (
+    <Suspense fallback={<Loading />}>
+      {config.mode === 'edge' ? (
+        <EdgeRoutes />
+      ) : (
+        <SessionProvider>
+          <CloudRoutes hasEdge={config.edgeUrl !== ''} />
+        </SessionProvider>
+      )}
+    </Suspense>
+  );
+}
+
 export function App({ config }: { config: UIConfig }) {
+  // A data router (not <BrowserRouter>) so screens can block navigation
+  // with useBlocker, e.g. the pipeline editor with unsaved changes; the
+  // screens' own <Routes> sit below its one splat route.
+  const router = useMemo(() => createBrowserRouter([{ path: '*', element: <Screens config={config} /> }]), [config]);
   return (
     <ServicesProvider config={config}>
-      <BrowserRouter>
-        <Suspense fallback={<Loading />}>
-          {config.mode === 'edge' ? (
-            <EdgeRoutes />
-          ) : (
-            <SessionProvider>
-              <CloudRoutes hasEdge={config.edgeUrl !== ''} />
-            </SessionProvider>
-          )}
-        </Suspense>
-      </BrowserRouter>
+      <RouterProvider router={router} />
     </ServicesProvider>
   );
 }

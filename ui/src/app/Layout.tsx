@@ -19,6 +19,7 @@ export const navItems: NavItem[] = [
   { to: '/executions', key: 'executions', icon: 'M7 4l12 8-12 8z', perm: 'executions:read' },
   { to: '/records', key: 'records', icon: 'M4 4h16v16H4zM8 12l3 3 5-6', perm: 'records:read' },
   { to: '/fleet', key: 'fleet', icon: 'M3 5h18v11H3zM8 20h8M12 16v4', perm: 'devices:read' },
+  { to: '/users', key: 'users', icon: 'M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM2 21v-1a6 6 0 0 1 6-6h2a6 6 0 0 1 6 6v1M16 3.5a4 4 0 0 1 0 7M19 14a5 5 0 0 1 3 5v2', perm: 'users:manage' },
   { to: '/inspect', key: 'inspect', icon: 'M12 8a4 4 0 1 0 0 8 4 4 0 0 0 0-8zM3 7h3l2-3h8l2 3h3v13H3z', edgeOnly: true },
 ];
 

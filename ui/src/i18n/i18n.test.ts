@@ -11,9 +11,15 @@ describe('translations', () => {
   it('has Japanese and English with the same namespaces', () => {
     expect(Object.keys(r.ja ?? {}).sort()).toEqual(Object.keys(r.en ?? {}).sort());
   });
+  // pipelines.parts translates the parts catalogue, which the API serves in
+  // English: en leaves it empty (the API's text is shown), so it is not compared.
+  const compared = (ns: string, lang: 'ja' | 'en') => keys(r[lang]?.[ns]).filter((k) => !(ns === 'pipelines' && k.startsWith('parts.')));
   for (const ns of Object.keys(r.en ?? {})) {
     it(`has the same keys in ja and en for ${ns}`, () => {
-      expect(keys(r.ja?.[ns]).sort()).toEqual(keys(r.en?.[ns]).sort());
+      expect(compared(ns, 'ja').sort()).toEqual(compared(ns, 'en').sort());
     });
   }
+  it('leaves English part texts to the API', () => {
+    expect(r.en?.pipelines?.parts).toEqual({});
+  });
 });

@@ -18,7 +18,8 @@ vi.mock('./EChart', () => ({
     </div>
   ),
 }));
-vi.mock('../../app/session', () => ({ useSession: () => ({ can: () => false }) }));
+const session = vi.hoisted(() => ({ perms: new Set<string>() }));
+vi.mock('../../app/session', () => ({ useSession: () => ({ can: (p: string) => session.perms.has(p) }) }));
 // The API client: GET /api/v1/stats answers what a test sets.
 const api = vi.hoisted(() => ({ GET: vi.fn() }));
 vi.mock('../../api/client', async (importOriginal) => ({ ...(await importOriginal<object>()), cloud: { GET: api.GET } }));
@@ -64,6 +65,7 @@ const requested = () =>
 
 beforeEach(async () => {
   api.GET.mockReset();
+  session.perms.clear();
   await act(() => i18n.changeLanguage('en'));
 });
 afterEach(() => cleanup());
@@ -145,6 +147,36 @@ describe('DashboardPage', () => {
     await waitFor(() => expect(requested().some((u) => u.includes('line=L2'))).toBe(true));
     fireEvent.click(screen.getByRole('button', { name: '7 days' }));
     await waitFor(() => expect(screen.getByTestId('where').textContent).toBe('/dashboard?range=7d&line=L2'));
+  });
+
+  it('filters by a device of the fleet, kept in the URL', async () => {
+    session.perms.add('devices:read');
+    const device = (device_id: string, name: string, line: string, revoked_at?: string) => ({ device_id, name, line, online: true, queued: 0, queued_bytes: 0, revoked_at });
+    const devices = [device('d-2', 'Camera B', 'L2'), device('d-1', 'Camera A', 'L1'), device('d-old', 'Retired', 'L1', '2026-01-01T00:00:00Z')];
+    api.GET.mockImplementation(async (path: string) =>
+      path === '/api/v1/devices' ? { data: { devices }, response: new Response(null, { status: 200 }) } : ok(stats),
+    );
+    renderAt('/dashboard?line=L1');
+    await screen.findByTestId('kpi-yield-value');
+    const select = screen.getByLabelText('Device') as HTMLSelectElement;
+    // The devices of the chosen line, not revoked ones.
+    await waitFor(() => expect([...select.options].map((o) => o.textContent)).toEqual(['All devices', 'Camera A (d-1)']));
+    fireEvent.change(select, { target: { value: 'd-1' } });
+    await waitFor(() => expect(screen.getByTestId('where').textContent).toBe('/dashboard?line=L1&device_id=d-1'));
+    await waitFor(() => expect(requested().some((u) => u.includes('device_id=d-1'))).toBe(true));
+    // Another line drops a device that is not on it.
+    fireEvent.change(screen.getByLabelText('Line'), { target: { value: 'L2' } });
+    await waitFor(() => expect(screen.getByTestId('where').textContent).toBe('/dashboard?line=L2'));
+    fireEvent.change(screen.getByLabelText('Line'), { target: { value: '' } });
+    await waitFor(() => expect([...(screen.getByLabelText('Device') as HTMLSelectElement).options].map((o) => o.value)).toEqual(['', 'd-1', 'd-2']));
+  });
+
+  it('keeps a device from the URL selected even when the fleet does not list it', async () => {
+    respond(stats);
+    renderAt('/dashboard?device_id=d-gone');
+    await screen.findByTestId('kpi-yield-value');
+    expect((screen.getByLabelText('Device') as HTMLSelectElement).value).toBe('d-gone');
+    expect(requested().some((u) => u.includes('device_id=d-gone'))).toBe(true);
   });
 
   it('shows the API error with a retry', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { autoBucket, filtersToParams, isoSeconds, localDateString, parseFilters, parseLocalDate, resolveWindow } from './filters';
+import { autoBucket, deviceOptions, filtersToParams, isoSeconds, localDateString, parseFilters, parseLocalDate, resolveWindow } from './filters';
 
 const q = (s: string) => new URLSearchParams(s);
 // 2026-11-30 15:20 local time.
@@ -78,5 +78,25 @@ describe('resolveWindow', () => {
     const a = new Date(2026, 0, 1);
     expect(autoBucket(a, new Date(2026, 0, 3))).toBe('hour');
     expect(autoBucket(a, new Date(2026, 0, 3, 2))).toBe('day');
+  });
+});
+
+describe('deviceOptions', () => {
+  const fleet = [
+    { id: 'd-2', name: 'Camera B', line: 'L2' },
+    { id: 'd-1', name: 'Camera A', line: 'L1' },
+    { id: 'd-3', name: '', line: 'L1' },
+  ];
+  it('lists the devices of the line by name, labelled with their id', () => {
+    expect(deviceOptions(fleet, undefined, undefined)).toEqual([
+      { id: 'd-1', label: 'Camera A (d-1)' },
+      { id: 'd-2', label: 'Camera B (d-2)' },
+      { id: 'd-3', label: 'd-3' },
+    ]);
+    expect(deviceOptions(fleet, 'L2', undefined).map((o) => o.id)).toEqual(['d-2']);
+  });
+  it('keeps the selected device, also one the fleet does not know', () => {
+    expect(deviceOptions(fleet, 'L2', 'd-1').map((o) => o.id)).toEqual(['d-1', 'd-2']);
+    expect(deviceOptions(fleet, undefined, 'gone').at(-1)).toEqual({ id: 'gone', label: 'gone' });
   });
 });

@@ -1,6 +1,6 @@
 // Dashboard filters live in the URL query so a view can be bookmarked and
-// shared: ?range=today|7d|30d|custom&from=YYYY-MM-DD&to=YYYY-MM-DD&line=..&product_code=..
-// (device_id and lot are honoured when a link carries them).
+// shared: ?range=today|7d|30d|custom&from=YYYY-MM-DD&to=YYYY-MM-DD&line=..&device_id=..&product_code=..
+// (lot is honoured when a link carries it).
 import type { Bucket } from './stats';
 
 export const rangePresets = ['today', '7d', '30d', 'custom'] as const;
@@ -127,4 +127,25 @@ export function resolveWindow(f: DashboardFilters, now: Date = new Date()): Time
 /** isoSeconds is an RFC 3339 UTC timestamp without milliseconds. */
 export function isoSeconds(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** DeviceChoice is one device of the fleet the filter offers. */
+export interface DeviceChoice {
+  id: string;
+  name: string;
+  line: string;
+}
+
+/**
+ * deviceOptions lists the devices the device filter offers: those of the
+ * chosen line (all without one), sorted by name, plus the one the URL names
+ * even when the fleet does not know it (any more). Each comes with its label.
+ */
+export function deviceOptions(devices: readonly DeviceChoice[], line: string | undefined, selected: string | undefined): { id: string; label: string }[] {
+  const shown = devices.filter((d) => !line || d.line === line || d.id === selected);
+  const out = [...shown]
+    .sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id) || a.id.localeCompare(b.id))
+    .map((d) => ({ id: d.id, label: d.name && d.name !== d.id ? `${d.name} (${d.id})` : d.id }));
+  if (selected && !out.some((o) => o.id === selected)) out.push({ id: selected, label: selected });
+  return out;
 }

@@ -11,7 +11,10 @@ import { ErrorBanner, PageHeader } from '../../components/ui';
 import { useAsync } from '../../lib/useAsync';
 import { drillTarget, recordsURL, type ChartKind, type DrillTarget } from './drill';
 import { EChart } from './EChart';
-import { filtersToParams, isoSeconds, localDateString, parseFilters, rangePresets, resolveWindow, addDays, type DashboardFilters, type RangePreset, type TimeWindow } from './filters';
+import {
+  filtersToParams, isoSeconds, localDateString, parseFilters, rangePresets, resolveWindow, addDays, deviceOptions,
+  type DashboardFilters, type DeviceChoice, type RangePreset, type TimeWindow,
+} from './filters';
 import { makeFmt, type Fmt } from './format';
 import { breakdownOption, paretoOption, sortPareto, trendOption, type ChartText } from './options';
 import { fetchStats, statsKey, type Stats, type StatsQuery } from './stats';
@@ -25,6 +28,8 @@ export interface Names {
   products: Map<string, string>;
   defects: Map<string, string>;
   lines: string[];
+  /** devices of the fleet (not revoked) */
+  devices: DeviceChoice[];
 }
 
 function useNames(): Names {
@@ -44,8 +49,9 @@ function useNames(): Names {
       if (m.product.code) products.set(m.product.code, m.product.name);
       for (const d of m.defect_types ?? []) if (d.name && !defects.has(d.code)) defects.set(d.code, d.name);
     }
-    const lines = [...new Set((devices.data?.devices ?? []).filter((d) => !d.revoked_at).map((d) => d.line).filter(Boolean))];
-    return { products, defects, lines };
+    const active = (devices.data?.devices ?? []).filter((d) => !d.revoked_at);
+    const lines = [...new Set(active.map((d) => d.line).filter(Boolean))];
+    return { products, defects, lines, devices: active.map((d) => ({ id: d.device_id, name: d.name, line: d.line })) };
   }, [masters.data, devices.data]);
 }
 
@@ -155,12 +161,18 @@ function FilterBar({
     if (filters.product_code) s.add(filters.product_code);
     return [...s].sort();
   }, [names.products, stats, filters.product_code]);
+  const devices = useMemo(() => deviceOptions(names.devices, filters.line, filters.device_id), [names.devices, filters.line, filters.device_id]);
+  // A device of another line is dropped with the line change (a device not in the fleet is kept).
+  const setLine = (line: string | undefined) => {
+    const dev = names.devices.find((d) => d.id === filters.device_id);
+    onChange({ ...filters, line, device_id: line && dev && dev.line !== line ? undefined : filters.device_id });
+  };
   const setRange = (range: RangePreset) => {
     if (range === 'custom')
       onChange({ ...filters, range, from: localDateString(win.since), to: localDateString(addDays(win.until, -1)) });
     else onChange({ ...filters, range, from: undefined, to: undefined });
   };
-  const chips = (['lot', 'device_id'] as const).filter((k) => filters[k]);
+  const chips = (['lot'] as const).filter((k) => filters[k]);
   const filtered = !!(filters.line || filters.product_code || filters.lot || filters.device_id);
   return (
     <section className="card dash-filters" aria-label={t('filters.label')}>
@@ -202,11 +214,27 @@ function FilterBar({
       )}
       <div className="field">
         <label htmlFor="dash-line">{t('filters.line')}</label>
-        <select id="dash-line" className="input" value={filters.line ?? ''} onChange={(e) => onChange({ ...filters, line: e.target.value || undefined })}>
+        <select id="dash-line" className="input" value={filters.line ?? ''} onChange={(e) => setLine(e.target.value || undefined)}>
           <option value="">{t('filters.allLines')}</option>
           {lines.map((l) => (
             <option key={l} value={l}>
               {l}
+            </option>
+          ))}
+        </select>
+      </div>
+      <div className="field">
+        <label htmlFor="dash-device">{t('filters.device')}</label>
+        <select
+          id="dash-device"
+          className="input"
+          value={filters.device_id ?? ''}
+          onChange={(e) => onChange({ ...filters, device_id: e.target.value || undefined })}
+        >
+          <option value="">{t('filters.allDevices')}</option>
+          {devices.map((d) => (
+            <option key={d.id} value={d.id}>
+              {d.label}
             </option>
           ))}
         </select>
@@ -230,7 +258,7 @@ function FilterBar({
       {chips.length > 0 && (
         <div className="dash-chips">
           {chips.map((k) => {
-            const name = t(k === 'lot' ? 'filters.lot' : 'filters.device');
+            const name = t('filters.lot');
             return (
               <span key={k} className="badge badge-info dash-chip" data-testid={`chip-${k}`}>
                 {name}: {filters[k]}

@@ -4,23 +4,15 @@
 // room above, shifted left near the right edge) — the same rules the
 // server's annotator (models/infer/draw.go) follows, so both look alike.
 
-export interface Box {
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-}
+import { classColor, clipBox, scaleBox, scaleFor, textColorOn, type Box, type Size } from '../../lib/overlay';
+
+export { classColor, scaleFor, textColorOn, type Box, type Size };
 
 export interface OverlayDetection {
   label: string;
   score: number;
   box: Box;
   class_id?: number;
-}
-
-export interface Size {
-  width: number;
-  height: number;
 }
 
 export interface PlacedBox {
@@ -35,41 +27,6 @@ export interface PlacedBox {
   label: { x: number; y: number; w: number; h: number };
 }
 
-// One colour per class id, as models/infer/draw.go draws them.
-const palette: [number, number, number][] = [
-  [230, 25, 75],
-  [245, 130, 48],
-  [255, 225, 25],
-  [60, 180, 75],
-  [0, 130, 200],
-  [145, 30, 180],
-  [70, 240, 240],
-  [240, 50, 230],
-];
-
-function rgb(index: number): [number, number, number] {
-  const i = ((index % palette.length) + palette.length) % palette.length;
-  return palette[i]!;
-}
-
-function labelIndex(label: string): number {
-  let h = 0;
-  for (const ch of label) h = (h * 31 + ch.charCodeAt(0)) | 0;
-  return Math.abs(h);
-}
-
-/** classColor is the colour of a class id (or, without one, a stable colour per label). */
-export function classColor(classId: number | undefined, label = ''): string {
-  const [r, g, b] = rgb(classId ?? labelIndex(label));
-  return `rgb(${r}, ${g}, ${b})`;
-}
-
-/** textColorOn picks black or white text for legibility on a class colour. */
-export function textColorOn(classId: number | undefined, label = ''): string {
-  const [r, g, b] = rgb(classId ?? labelIndex(label));
-  return 299 * r + 587 * g + 114 * b > 128000 ? '#000' : '#fff';
-}
-
 export function detectionText(d: OverlayDetection): string {
   return `${d.label} ${d.score.toFixed(2)}`;
 }
@@ -78,12 +35,6 @@ export interface PlaceOptions {
   fontSize?: number;
   padX?: number;
   labelHeight?: number;
-}
-
-/** scaleFor returns the x and y factors from image coordinates to display pixels (1 when either size is unknown). */
-export function scaleFor(coord: Size, display: Size): { sx: number; sy: number } {
-  if (!(coord.width > 0 && coord.height > 0 && display.width > 0 && display.height > 0)) return { sx: 1, sy: 1 };
-  return { sx: display.width / coord.width, sy: display.height / coord.height };
 }
 
 /**
@@ -100,11 +51,9 @@ export function placeBoxes(dets: OverlayDetection[], coord: Size, display: Size,
   const H = display.height > 0 && coord.height > 0 ? display.height : coord.height * sy;
   const out: PlacedBox[] = [];
   dets.forEach((d, index) => {
-    const x0 = Math.max(0, d.box.x * sx);
-    const y0 = Math.max(0, d.box.y * sy);
-    const x1 = Math.min(W, (d.box.x + d.box.w) * sx);
-    const y1 = Math.min(H, (d.box.y + d.box.h) * sy);
-    if (!(x1 > x0 && y1 > y0)) return;
+    const c = clipBox(scaleBox(d.box, sx, sy), { width: W, height: H });
+    if (!(c.w > 0 && c.h > 0)) return;
+    const { x: x0, y: y0 } = c;
     const text = detectionText(d);
     // Monospace-ish estimate: labels are short class names and a score.
     const lw = Math.ceil(text.length * fontSize * 0.6) + 2 * padX;
@@ -114,8 +63,8 @@ export function placeBoxes(dets: OverlayDetection[], coord: Size, display: Size,
       index,
       x: x0,
       y: y0,
-      w: x1 - x0,
-      h: y1 - y0,
+      w: c.w,
+      h: c.h,
       color: classColor(d.class_id, d.label),
       textColor: textColorOn(d.class_id, d.label),
       text,

@@ -9,6 +9,7 @@ import { useServices } from '../../app/context';
 import { Empty } from '../../components/ui';
 import { useAsync } from '../../lib/useAsync';
 import { AgentNotice } from './enroll/AgentNotice';
+import { useOnAgentReady } from './enroll/desktop';
 import { FirstRun } from './enroll/FirstRun';
 import { needsEnrollment } from './enroll/firstRun';
 import { loadSession, saveSession, type Session, type StoredSession } from './prefs';
@@ -34,6 +35,7 @@ export function InspectPage() {
 function Inspect({ edge, edgeBase, edgeMode }: { edge: EdgeClient; edgeBase: string; edgeMode: boolean }) {
   const { t } = useTranslation('inspect');
   const { status, agent, version, refresh } = useEdgeStatus(edge, edgeBase);
+  useOnAgentReady(refresh);
   const products = useAsync(() => unwrap(edge.GET('/api/v1/products')).then((r) => r.products), [edge]);
   const [stored, setStored] = useState<StoredSession | null>(loadSession);
   const [notice, setNotice] = useState<string | null>(null);

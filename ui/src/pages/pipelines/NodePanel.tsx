@@ -1,13 +1,14 @@
 // NodePanel: the selected node's id (editable: valid characters, unique),
 // its part, ports, problems and the parameter form generated from the
 // part's params_schema.
-import { memo, useCallback, useState } from 'react';
+import { memo, useCallback, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Badge } from '../../components/ui';
 import { useEditor } from './editorContext';
 import { uniqueTypes, type Params, type Problem } from './graph';
-import { validateParams, type JSONSchema } from './params';
+import { validateParams } from './params';
 import type { PartNodeData } from './PartNode';
+import { usePartText } from './partText';
 import { useProblemText } from './ProblemList';
 import { SchemaForm } from './SchemaForm';
 
@@ -31,6 +32,8 @@ export const NodePanel = memo(function NodePanel({ nodeId, data, readOnly, probl
   const part = data ? parts.get(data.part) : undefined;
   const validate = useCallback((v: Params) => (part ? validateParams(part, v) : []), [part]);
   const onChange = useCallback((v: Params) => nodeId && onParams(nodeId, v), [nodeId, onParams]);
+  const partText = usePartText();
+  const schema = useMemo(() => (part ? partText.schema(part) : null), [part, partText]);
   if (!nodeId || !data) return <p className="muted panel-empty">{t('props.none')}</p>;
 
   const commitId = () => {
@@ -41,10 +44,10 @@ export const NodePanel = memo(function NodePanel({ nodeId, data, readOnly, probl
   return (
     <div className="node-panel" data-testid="node-panel">
       <div className="panel-part">
-        <h2>{part?.title ?? data.part}</h2>
+        <h2>{partText.title(data.part, part)}</h2>
         <span className="mono muted small">{data.part}</span>
       </div>
-      {part?.description && <p className="muted small">{part.description}</p>}
+      {partText.description(part) && <p className="muted small">{partText.description(part)}</p>}
       <div className="ports-row small">
         <span className="muted">{t('props.inputs')}</span>
         {uniqueTypes(part?.inputs).map((tp) => (
@@ -88,9 +91,9 @@ export const NodePanel = memo(function NodePanel({ nodeId, data, readOnly, probl
         </div>
       )}
       <h3 className="section">{t('props.params')}</h3>
-      {part ? (
+      {schema ? (
         <SchemaForm
-          schema={part.params_schema as unknown as JSONSchema}
+          schema={schema}
           value={data.params}
           onChange={onChange}
           validate={validate}

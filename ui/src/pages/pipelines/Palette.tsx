@@ -4,23 +4,29 @@
 import { memo, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { uniqueTypes, type Part } from './graph';
+import { usePartText } from './partText';
 
 export const PART_MIME = 'application/x-ifc-part';
 const GROUP_ORDER = ['resize', 'filter', 'detect'];
 
 export const Palette = memo(function Palette({ parts, onAdd, disabled }: { parts: readonly Part[]; onAdd: (part: string) => void; disabled?: boolean }) {
   const { t } = useTranslation('pipelines');
+  const text = usePartText();
   const [q, setQ] = useState('');
   const groups = useMemo(() => {
     const needle = q.trim().toLowerCase();
-    const hit = (p: Part) => !needle || [p.id, p.title ?? '', p.description ?? ''].some((s) => s.toLowerCase().includes(needle));
+    // Shown texts are searched, and the API's English ones too.
+    const shown = parts.map((p) => ({ ...p, title: text.title(p.id, p), description: text.description(p) }));
+    const hit = (p: Part, i: number) =>
+      !needle || [p.id, p.title ?? '', p.description ?? '', shown[i]!.title ?? '', shown[i]!.description ?? ''].some((s) => s.toLowerCase().includes(needle));
     const m = new Map<string, Part[]>();
-    for (const p of parts.filter(hit)) {
+    parts.forEach((p, i) => {
+      if (!hit(p, i)) return;
       const g = GROUP_ORDER.includes(p.service) ? p.service : 'other';
-      m.set(g, [...(m.get(g) ?? []), p]);
-    }
+      m.set(g, [...(m.get(g) ?? []), shown[i]!]);
+    });
     return [...m.entries()].sort(([a], [b]) => (GROUP_ORDER.indexOf(a) + 1 || 99) - (GROUP_ORDER.indexOf(b) + 1 || 99));
-  }, [parts, q]);
+  }, [parts, q, text]);
   return (
     <aside className="palette" aria-label={t('palette.title')}>
       <div className="palette-head">

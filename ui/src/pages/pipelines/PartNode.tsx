@@ -10,6 +10,7 @@ import { AuthedImage } from '../../components/ui';
 import { durationBetween, formatDuration } from '../../lib/format';
 import { fileURL, useEditor } from './editorContext';
 import { inHandle, outHandle, uniqueTypes, type Params } from './graph';
+import { usePartText } from './partText';
 import { useDecoration } from './store';
 
 export interface PartNodeData extends Record<string, unknown> {
@@ -25,6 +26,7 @@ export const PartNode = memo(function PartNode({ id, data, selected }: NodeProps
   const { t } = useTranslation('pipelines');
   const { parts, decorations } = useEditor();
   const deco = useDecoration(decorations, id);
+  const text = usePartText();
   const part = parts.get(data.part);
   const inputs = uniqueTypes(part?.inputs);
   const outputs = uniqueTypes(part?.outputs);
@@ -39,7 +41,7 @@ export const PartNode = memo(function PartNode({ id, data, selected }: NodeProps
   return (
     <div className={cls} data-testid={`node-${id}`} data-status={status ?? ''} style={{ minHeight: HANDLE_TOP + ports * HANDLE_GAP + 6 }}>
       <div className={`pnode-head svc-${part?.service ?? 'other'}`}>
-        <span className="pnode-title">{part?.title ?? data.part}</span>
+        <span className="pnode-title">{text.title(data.part, part)}</span>
         {status && (
           <span className={`pnode-status st-${status}`} data-testid={`node-status-${id}`}>
             {status === 'running' && <span className="pulse" />}

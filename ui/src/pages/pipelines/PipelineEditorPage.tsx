@@ -19,6 +19,7 @@ import {
   type Definition, type Graph, type GraphEdge, type Part, type PartMap, type PortType, type Problem, type XY,
 } from './graph';
 import { ImportModal } from './ImportModal';
+import { hasUnsavedChanges, LeaveGuard } from './leaveGuard';
 import { PART_MIME, Palette } from './Palette';
 import { nodeTypes, type PartFlowNode } from './PartNode';
 import { validateParams } from './params';
@@ -161,6 +162,10 @@ function Editor({ parts, initial, viewVersion }: { parts: Part[]; initial: Pipel
   const def = useMemo(() => toDefinition(graph), [graph]);
   const defJSON = useMemo(() => JSON.stringify(def), [def]);
   const dirty = !saved || saved.json !== defJSON;
+  // Leaving with unsaved changes asks first; the navigation after saving a new pipeline does not.
+  const unsaved = hasUnsavedChanges({ savedJSON: saved?.json ?? null, currentJSON: defJSON, readOnly, empty: nodes.length === 0 && !name.trim() });
+  const leaving = useRef(false);
+  const allowLeave = useCallback(() => leaving.current, []);
   const clientProblems = useMemo(() => (graph.nodes.length ? validateDefinition(def, partMap, validateParams) : []), [def, partMap, graph.nodes.length]);
   const problems = serverProblems.length ? [...serverProblems, ...clientProblems] : clientProblems;
 
@@ -331,6 +336,7 @@ function Editor({ parts, initial, viewVersion }: { parts: Part[]; initial: Pipel
       savePositions(p.id, latest.current.nodes);
       setServerProblems([]);
       if (!saved || viewVersion) {
+        leaving.current = true;
         navigate(`/pipelines/${p.id}`, { replace: true });
         return;
       }
@@ -390,6 +396,7 @@ function Editor({ parts, initial, viewVersion }: { parts: Part[]; initial: Pipel
   return (
     <EditorContext.Provider value={ctx}>
       <div className="editor" data-testid="pipeline-editor">
+        <LeaveGuard when={unsaved} message={t('editor.leaveConfirm')} allow={allowLeave} />
         <header className="editor-bar">
           <Link to="/pipelines" className="btn btn-ghost btn-sm">
             ← {t('editor.back')}

@@ -2,11 +2,13 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useImageURL } from '../../components/ui';
 import { imageSrc, type RecordImage } from './api';
-import { fitScale, labelColour, mapBox, zoomStep, type Rect, type Size } from './overlay';
+import { classColor, textColorOn } from '../../lib/overlay';
+import { fitScale, mapBox, zoomStep, type Rect, type Size } from './overlay';
 
 export interface OverlayBox extends Rect {
   label: string;
   score: number;
+  class_id?: number;
 }
 
 /** DetectionOverlay draws boxes in image pixels; the SVG's viewBox scales them with the image. */
@@ -15,14 +17,15 @@ export function DetectionOverlay({ boxes, image, scale }: { boxes: OverlayBox[];
   return (
     <svg className="rv-overlay" viewBox={`0 0 ${image.w} ${image.h}`} preserveAspectRatio="none" data-testid="detection-overlay" aria-hidden>
       {boxes.map((b, i) => {
-        const c = labelColour(b.label);
+        // The executions page and the server's annotated images use the same colours.
+        const c = classColor(b.class_id, b.label);
         const text = `${b.label} ${Math.round(b.score * 100)}%`;
         const above = b.y - font * 1.4 >= 0;
         return (
           <g key={i}>
             <rect x={b.x} y={b.y} width={b.w} height={b.h} fill="none" stroke={c} strokeWidth={2} vectorEffect="non-scaling-stroke" />
             <rect x={b.x} y={above ? b.y - font * 1.4 : b.y} width={font * 0.62 * text.length + font * 0.6} height={font * 1.4} fill={c} />
-            <text x={b.x + font * 0.3} y={(above ? b.y - font * 1.4 : b.y) + font * 1.05} fontSize={font} fill="#fff" fontFamily="var(--mono)">
+            <text x={b.x + font * 0.3} y={(above ? b.y - font * 1.4 : b.y) + font * 1.05} fontSize={font} fill={textColorOn(b.class_id, b.label)} fontFamily="var(--mono)">
               {text}
             </text>
           </g>
@@ -37,7 +40,7 @@ export interface ViewerDetections {
   inputFileId: string | undefined;
   /** size of the frame the detector saw (its output image), when known */
   frame: Size | null;
-  detections: { label: string; score: number; box: Rect }[];
+  detections: { label: string; score: number; box: Rect; class_id?: number }[];
 }
 
 export function ImageViewer({ recordId, images, det }: { recordId: string; images: RecordImage[]; det: ViewerDetections | null }) {
@@ -74,7 +77,7 @@ export function ImageViewer({ recordId, images, det }: { recordId: string; image
   const boxesHere = !!det && (det.inputFileId ? im?.file_id === det.inputFileId : index === 0);
   const boxes = useMemo<OverlayBox[]>(() => {
     if (!det || !natural) return [];
-    return det.detections.map((d) => ({ ...mapBox(d.box, det.frame, natural), label: d.label, score: d.score }));
+    return det.detections.map((d) => ({ ...mapBox(d.box, det.frame, natural), label: d.label, score: d.score, class_id: d.class_id }));
   }, [det, natural]);
 
   return (

@@ -2,6 +2,7 @@
 // found, how its boxes map onto the record image, and how the image fits
 // the viewer.
 import type { CloudSchemas } from '../../api/client';
+import { frameToImage } from '../../lib/overlay';
 
 type Execution = CloudSchemas['Execution'];
 type Detection = CloudSchemas['Detection'];
@@ -36,35 +37,16 @@ function valid(s: Size | null | undefined): s is Size {
   return !!s && s.w > 0 && s.h > 0 && Number.isFinite(s.w) && Number.isFinite(s.h);
 }
 
+const wh = (s: Size) => ({ width: s.w, height: s.h });
+
 /**
  * mapBox maps a box from the detector's frame (the image the detect node
- * saw, in pixels) onto the record image. The cloud pipelines resize before
- * detecting: the same aspect ratio is a plain scale; a different one is a
- * centred letterbox (the resize part pads evenly, odd pixels right/bottom),
- * which is undone. Without a known frame the box is taken as is. The
- * result is clipped to the image.
+ * saw, in pixels) onto the record image: the cloud pipelines resize before
+ * detecting, so a plain scale or an undone letterbox (lib/overlay
+ * frameToImage), clipped to the image.
  */
 export function mapBox(box: Rect, frame: Size | null | undefined, image: Size): Rect {
-  let r = { ...box };
-  if (valid(frame) && valid(image) && (frame.w !== image.w || frame.h !== image.h)) {
-    const sameAspect = Math.abs(frame.w / frame.h - image.w / image.h) < 0.01;
-    if (sameAspect) {
-      const sx = image.w / frame.w;
-      const sy = image.h / frame.h;
-      r = { x: box.x * sx, y: box.y * sy, w: box.w * sx, h: box.h * sy };
-    } else {
-      const s = Math.min(frame.w / image.w, frame.h / image.h);
-      const padX = Math.floor((frame.w - Math.round(image.w * s)) / 2);
-      const padY = Math.floor((frame.h - Math.round(image.h * s)) / 2);
-      r = { x: (box.x - padX) / s, y: (box.y - padY) / s, w: box.w / s, h: box.h / s };
-    }
-  }
-  if (!valid(image)) return r;
-  const x0 = Math.max(0, Math.min(image.w, r.x));
-  const y0 = Math.max(0, Math.min(image.h, r.y));
-  const x1 = Math.max(0, Math.min(image.w, r.x + r.w));
-  const y1 = Math.max(0, Math.min(image.h, r.y + r.h));
-  return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+  return frameToImage(box, frame ? wh(frame) : null, wh(image));
 }
 
 /** fitScale is the zoom at which the image fits the viewport whole (never above maxZoom). */
@@ -80,11 +62,4 @@ export const zoomSteps = [0.1, 0.25, 0.33, 0.5, 0.67, 0.75, 1, 1.5, 2, 3, 4];
 export function zoomStep(current: number, dir: 1 | -1): number {
   if (dir === 1) return zoomSteps.find((z) => z > current + 1e-6) ?? zoomSteps[zoomSteps.length - 1]!;
   return [...zoomSteps].reverse().find((z) => z < current - 1e-6) ?? zoomSteps[0]!;
-}
-
-/** labelColour gives each detection label a stable, distinct colour. */
-export function labelColour(label: string): string {
-  let h = 0;
-  for (const c of label) h = (h * 31 + c.charCodeAt(0)) % 360;
-  return `hsl(${h} 85% 50%)`;
 }

@@ -1,7 +1,8 @@
 // AgentNotice says, in the desktop app, why the edge agent the app
 // supervises is not running — binary missing, configuration invalid, port
-// taken — with the last lines it wrote, and when the app tries again.
-// Nothing shows in a browser or while the agent runs.
+// taken — with the last lines it wrote, and when the app tries again. It
+// stays through restart attempts until the agent is ready. Nothing shows in
+// a browser or while the agent runs.
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useDesktopAgent } from './desktop';
@@ -18,8 +19,9 @@ export function AgentNotice() {
     const id = setInterval(() => setNow(Date.now()), 500);
     return () => clearInterval(id);
   }, [agent?.phase]);
-  if (!agent || agent.phase !== 'failed') return null;
-  const left = agent.next_attempt_ms === null ? null : Math.max(0, Math.ceil((agent.next_attempt_ms - (now - since)) / 1000));
+  // Shown from a failure until the agent is ready again, through restart attempts.
+  if (!agent || !agent.reason || agent.phase === 'running' || agent.phase === 'external') return null;
+  const left = agent.phase !== 'failed' || agent.next_attempt_ms === null ? null : Math.max(0, Math.ceil((agent.next_attempt_ms - (now - since)) / 1000));
   return (
     <section className="desk-agent" role="alert" data-testid="desktop-agent-failed" data-restarts={agent.restarts}>
       <div className="desk-agent-head">
@@ -34,7 +36,9 @@ export function AgentNotice() {
         <dt>{t('agent.address')}</dt>
         <dd className="desk-mono">{agent.http_addr}</dd>
         <dt>{t('agent.retry')}</dt>
-        <dd>{left === null ? '—' : t('agent.retryIn', { seconds: left, restarts: agent.restarts })}</dd>
+        <dd data-testid="desktop-agent-retry">
+          {agent.phase === 'starting' ? t('agent.retrying', { restarts: agent.restarts }) : left === null ? '—' : t('agent.retryIn', { seconds: left, restarts: agent.restarts })}
+        </dd>
       </dl>
       {agent.output_tail.length > 0 && (
         <>

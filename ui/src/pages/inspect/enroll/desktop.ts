@@ -3,7 +3,7 @@
 // the edge agent it supervises, pushed again on every change as the
 // 'ifc-desktop-agent' event (tauri/src-tauri/src/webview.rs). In a browser
 // there is no such object and nothing here shows.
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 
 /** AgentState mirrors supervisor::AgentState in the Rust core. */
 export interface DesktopAgent {
@@ -47,4 +47,21 @@ export function useDesktopAgent(): DesktopAgent | null {
     return () => window.removeEventListener(AGENT_EVENT, on);
   }, []);
   return agent;
+}
+
+/**
+ * useOnAgentReady calls fn each time the supervised agent becomes ready, so
+ * a screen loaded while the agent was still starting asks for its status at
+ * once instead of waiting out its reconnect backoff (desktop app only).
+ */
+export function useOnAgentReady(fn: () => void): void {
+  const ref = useRef(fn);
+  ref.current = fn;
+  useEffect(() => {
+    const on = (e: Event) => {
+      if ((e as CustomEvent<DesktopAgent | null>).detail?.phase === 'running') ref.current();
+    };
+    window.addEventListener(AGENT_EVENT, on);
+    return () => window.removeEventListener(AGENT_EVENT, on);
+  }, []);
 }

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { act, cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
+import { act, cleanup, fireEvent, render, renderHook, screen, waitFor } from '@testing-library/react';
 import i18n from '../../../i18n';
 import type { EdgeClient } from '../../../api/client';
 import type { EdgeStatus } from '../status';
 import { AgentNotice } from './AgentNotice';
-import { AGENT_EVENT, type DesktopAgent } from './desktop';
+import { AGENT_EVENT, useOnAgentReady, type DesktopAgent } from './desktop';
 import { FirstRun } from './FirstRun';
 
 await i18n.changeLanguage('en');
@@ -79,5 +79,29 @@ describe('AgentNotice', () => {
     expect(screen.getByTestId('desktop-agent-reason').textContent).toBe('port 127.0.0.1:8081 is taken');
     expect(screen.getByTestId('desktop-agent-output').textContent).toContain('address already in use');
     expect(screen.getByTestId('desktop-agent-failed').textContent).toContain('(defaults)');
+    // A restart attempt keeps the failure on screen; ready hides it.
+    act(() => {
+      window.dispatchEvent(new CustomEvent(AGENT_EVENT, { detail: { ...failed, phase: 'starting', pid: 42 } }));
+    });
+    expect(screen.getByTestId('desktop-agent-retry').textContent).toContain('starting again');
+    act(() => {
+      window.dispatchEvent(new CustomEvent(AGENT_EVENT, { detail: { ...failed, phase: 'running', reason: '', output_tail: [] } }));
+    });
+    expect(screen.queryByTestId('desktop-agent-failed')).toBeNull();
+  });
+});
+
+describe('useOnAgentReady', () => {
+  it('fires when the agent becomes ready, not for other states', () => {
+    const fn = vi.fn();
+    renderHook(() => useOnAgentReady(fn));
+    const push = (phase: string) => act(() => {
+      window.dispatchEvent(new CustomEvent(AGENT_EVENT, { detail: { phase } }));
+    });
+    push('starting');
+    push('failed');
+    expect(fn).not.toHaveBeenCalled();
+    push('running');
+    expect(fn).toHaveBeenCalledTimes(1);
   });
 });

@@ -1,0 +1,2 @@
+// Users: account management for administrators (users:manage).
+export { UsersPage } from './UsersPage';
