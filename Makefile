@@ -31,7 +31,7 @@ build: ui ## build the ifc binary (with the web UI) into $(IFC_CACHE)/build
 run: build ## set up and run the all-in-one system (API on :8080, gRPC on :9090)
 	$(IFC_BIN) all-in-one --data-dir $(DATA_DIR)
 
-test: ui ## set up and run every test: Go (with the real backend servers), UI unit tests, browser end-to-end
+test: ui ## set up and run every test: Go (with the real backend servers), UI unit + browser end-to-end, desktop app build + end-to-end
 	go vet ./...
 	go build -o $(IFC_BIN) ./cmd/ifc
 	go build -o $(SEED_BIN) ./ui/e2e/seed
@@ -42,6 +42,8 @@ test: ui ## set up and run every test: Go (with the real backend servers), UI un
 	  deploy/dev/backends stop; \
 	  deploy/dev/ui test || rc=1; \
 	  IFC_BIN=$(IFC_BIN) IFC_SEED_BIN=$(SEED_BIN) deploy/dev/ui e2e || rc=1; \
+	  IFC_DESKTOP_UI_BUILT=1 deploy/dev/desktop build && deploy/dev/desktop test && \
+	    IFC_BIN=$(IFC_BIN) deploy/dev/desktop e2e || rc=1; \
 	  exit $$rc
 
 proto: setup ## regenerate Go from proto/ (commit the result)

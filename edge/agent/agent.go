@@ -146,6 +146,9 @@ func New(cfg Config, logger *slog.Logger) (_ *Agent, err error) {
 		a.sync = newSyncer(cfg, a.q, filterModels{pf: a.pf, notify: a.Notify}, creds, a.Notify, log)
 		syncOpt, enroll = a.sync, a.sync.enroll
 	}
+	if a.prev, err = newPreview(a.cam, cfg, a.met.reg, log); err != nil {
+		return nil, fmt.Errorf("preview: %w", err)
+	}
 	a.api, err = inspect.New(inspect.Options{
 		Store:          a.q,
 		Camera:         stills{cam: a.cam, timeout: cfg.StillTimeout},
@@ -153,6 +156,7 @@ func New(cfg Config, logger *slog.Logger) (_ *Agent, err error) {
 		DeviceID:       cfg.DeviceID,
 		Line:           cfg.Line,
 		MaxImageBytes:  cfg.MaxImageBytes,
+		Live:           liveFrames{cam: a.cam, prev: a.prev},
 		CameraState:    func() string { return a.cam.Status().State },
 		AllowedOrigins: cfg.Origins(),
 		Metrics:        a.met,
@@ -162,9 +166,6 @@ func New(cfg Config, logger *slog.Logger) (_ *Agent, err error) {
 	})
 	if err != nil {
 		return nil, err
-	}
-	if a.prev, err = newPreview(a.cam, cfg, a.met.reg, log); err != nil {
-		return nil, fmt.Errorf("preview: %w", err)
 	}
 	a.srv = &http.Server{
 		Handler:           a.routes(),

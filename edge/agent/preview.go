@@ -2,12 +2,14 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/imageflowcanvas/ifc/edge/capture"
+	"github.com/imageflowcanvas/ifc/edge/inspect"
 	"github.com/imageflowcanvas/ifc/edge/whep"
 )
 
@@ -16,6 +18,32 @@ type preview interface {
 	Handler() http.Handler // POST /whep and the session resources under /whep/
 	Run(ctx context.Context) error
 	PublishOverlay(v any) error
+	Latest() (capture.Frame, bool) // the newest frame Run has seen
+}
+
+// liveFrames serves the local API's still-frame live view from the frames
+// the preview already takes from the camera: no second subscription, no
+// still, no pre-filter.
+type liveFrames struct {
+	cam  *capture.Camera
+	prev preview
+}
+
+// LatestFrame returns the preview's newest frame while the camera is live.
+func (l liveFrames) LatestFrame() (inspect.Frame, uint64, error) {
+	st := l.cam.Status()
+	if st.State != capture.StateLive {
+		msg := st.State
+		if st.Err != "" {
+			msg += ": " + st.Err
+		}
+		return inspect.Frame{}, 0, fmt.Errorf("%w: camera %s is %s", inspect.ErrNoCamera, st.Device, msg)
+	}
+	f, ok := l.prev.Latest()
+	if !ok {
+		return inspect.Frame{}, 0, fmt.Errorf("%w: camera %s has delivered no frame yet", inspect.ErrNoCamera, st.Device)
+	}
+	return inspect.Frame{Image: f.Image, CapturedAt: f.CapturedAt}, f.Seq, nil
 }
 
 // newPreview builds the WHEP preview for cam: one shared VP8 encoder, host

@@ -81,6 +81,8 @@ func (s *Server) routeTable() []route {
 				{Code: 201, Description: "saved", Content: jsonBody(SavedJSON{}), Headers: []string{"Location"}},
 				{Code: 200, Description: "this verdict was already saved for the capture", Content: jsonBody(SavedJSON{})},
 			}, 404, 409, 413, 415, 422, 507), handler: s.submitVerdict},
+		{Method: "GET", Pattern: "/api/v1/preview/frame", OperationID: "getPreviewFrame", Summary: "The newest live-preview frame as a JPEG (quality 80, at most 1280 wide), for viewers without WebRTC. X-Frame-Seq grows with every new frame; X-Captured-At is when it was taken. Takes no still: no capture is created and the pre-filter does not run. 503 when the camera delivers no frames.", Tag: "inspection",
+			Responses: with([]response{{Code: 200, Description: "JPEG of the newest frame (Cache-Control: no-store)", Content: map[string]any{"image/jpeg": nil}, Headers: []string{"X-Frame-Seq", "X-Captured-At", "Cache-Control"}}}, 503), handler: s.previewFrame},
 		{Method: "GET", Pattern: "/api/v1/records", OperationID: "listRecords", Summary: "Local history, newest first, filtered and paginated.", Tag: "history",
 			Query: []queryParam{
 				{Name: "product_code", Type: "string", Description: "only this product"},

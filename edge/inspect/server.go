@@ -138,6 +138,8 @@ type Options struct {
 	// AllowedOrigins are the browser origins allowed to call the API (CORS)
 	// and to open the WebSocket; same-origin requests are always allowed.
 	AllowedOrigins []string
+	// Live serves GET /api/v1/preview/frame from the live preview's frames (nil = 503).
+	Live LiveView
 	// CameraState describes the camera for the status document (nil = omitted).
 	CameraState func() string
 	// Metrics receives counts and timings (nil = none).
@@ -162,6 +164,7 @@ type Server struct {
 	sync     SyncReporter // guarded by mu; Options.Sync or SetSync
 	sessions map[string]*session
 	captures *captureStore
+	preview  previewCache
 }
 
 // New validates opts and builds the server; it starts nothing.
@@ -229,7 +232,7 @@ func (s *Server) Handler() http.Handler {
 			h := w.Header()
 			h.Set("Access-Control-Allow-Origin", o)
 			h.Add("Vary", "Origin")
-			h.Set("Access-Control-Expose-Headers", "Location, ETag")
+			h.Set("Access-Control-Expose-Headers", "Location, ETag, X-Frame-Seq, X-Captured-At")
 			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 				h.Set("Access-Control-Allow-Headers", "Content-Type")

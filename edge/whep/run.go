@@ -10,7 +10,8 @@ import (
 	"github.com/imageflowcanvas/ifc/edge/capture"
 )
 
-// Run encodes frames from the source while at least one viewer is connected and writes them
+// Run keeps the source's newest frame for Latest, and encodes frames while at least one
+// viewer is connected and writes them
 // to every viewer's track, until ctx ends; then it closes every session. It may be called once.
 func (s *Server) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
@@ -38,6 +39,7 @@ func (s *Server) Run(ctx context.Context) error {
 			f = fr
 		}
 		f = latest(frames, f)
+		s.latest.Store(&f)
 		s.framesIn.Add(1)
 		if s.viewers() == 0 {
 			last = time.Time{}

@@ -70,6 +70,7 @@ type Server struct {
 	running atomic.Bool
 
 	keyFrame atomic.Bool // the next encoded frame must be a key frame
+	latest   atomic.Pointer[capture.Frame]
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -203,6 +204,17 @@ func (s *Server) Stats() Stats {
 		CaptureToSend: s.captureToSend.summary(),
 		Encode:        s.encodeTime.summary(),
 	}
+}
+
+// Latest returns the newest frame Run has taken from the source, whether or
+// not anyone is watching (false before the first). Viewers without WebRTC
+// poll it as still images; the frame's Image is shared and read-only.
+func (s *Server) Latest() (capture.Frame, bool) {
+	f := s.latest.Load()
+	if f == nil {
+		return capture.Frame{}, false
+	}
+	return *f, true
 }
 
 // viewers returns the number of open sessions.

@@ -9,13 +9,12 @@
 // measurements go to $IFC_E2E_ARTIFACTS (default $IFC_CACHE/artifacts/ui).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { eventually, freePort, http, Proc, sleep } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -27,81 +26,7 @@ const password = 'e2e-admin-password';
 const only = process.argv.slice(2);
 
 const log = (...a) => console.log(`[e2e ${new Date().toISOString().slice(11, 23)}]`, ...a);
-
-async function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually(desc, fn, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${desc}${last ? `: ${last.message}` : ''}`);
-    await sleep(200);
-  }
-}
-
-/** Proc is one ifc process with its log in the artifacts dir. */
-class Proc {
-  constructor(name, args, env = {}) {
-    this.name = name;
-    this.args = args;
-    this.env = env;
-  }
-  start() {
-    const out = createWriteStream(join(artifacts, `${this.name}.log`), { flags: 'a' });
-    this.child = spawn(bin, this.args, { env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stdout.pipe(out);
-    this.child.stderr.pipe(out);
-    this.exited = new Promise((res) => this.child.once('exit', (code, sig) => res({ code, sig })));
-    log(`started ${this.name}: ifc ${this.args.join(' ')}`);
-  }
-  async stop() {
-    if (!this.child || this.child.exitCode !== null) return;
-    this.child.kill('SIGTERM');
-    const r = await Promise.race([this.exited, sleep(20_000).then(() => null)]);
-    if (!r) {
-      this.child.kill('SIGKILL');
-      await this.exited;
-    }
-    log(`stopped ${this.name}`);
-  }
-}
-
-async function http(base, token, method, path, body) {
-  const headers = {};
-  let payload;
-  if (token) headers.Authorization = `Bearer ${token}`;
-  if (body instanceof FormData) payload = body;
-  else if (body !== undefined) {
-    headers['Content-Type'] = 'application/json';
-    payload = JSON.stringify(body);
-  }
-  const res = await fetch(base + path, { method, headers, body: payload });
-  const text = await res.text();
-  let json;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text, headers: res.headers };
-}
+const procOpts = { dir: artifacts, log };
 
 async function waitReady(url, desc) {
   await eventually(desc, async () => (await fetch(url)).ok, 90_000);
@@ -120,7 +45,7 @@ async function main() {
   // Phase 1: the all-in-one as a user runs it. Phase 2 (stopCloud): the
   // same edge agent alone on the same data, the cloud gone; startCloud
   // brings the cloud back without its own edge.
-  let cloud = new Proc('all-in-one', ['all-in-one', ...common, '--edge-http-addr', `127.0.0.1:${edgePort}`], env);
+  let cloud = new Proc('all-in-one', bin, ['all-in-one', ...common, '--edge-http-addr', `127.0.0.1:${edgePort}`], env, procOpts);
   let edge = null;
   const procs = () => [cloud, edge].filter(Boolean);
   cloud.start();
@@ -191,7 +116,7 @@ async function main() {
       },
       async stopCloud() {
         await cloud.stop();
-        edge = new Proc('edge', ['edge', '--config', join(data, 'edge-e2e.yaml')]);
+        edge = new Proc('edge', bin, ['edge', '--config', join(data, 'edge-e2e.yaml')], {}, procOpts);
         await writeFile(join(data, 'edge-e2e.yaml'), [
           `data_dir: ${join(data, 'edge')}`,
           `http_addr: 127.0.0.1:${edgePort}`,
@@ -204,7 +129,7 @@ async function main() {
         await waitReady(`${edgeURL}/readyz`, 'the edge agent alone');
       },
       async startCloud() {
-        cloud = new Proc('cloud', ['all-in-one', ...common, '--no-edge'], { ...env, IFC_UI_EDGE_URL: edgeURL });
+        cloud = new Proc('cloud', bin, ['all-in-one', ...common, '--no-edge'], { ...env, IFC_UI_EDGE_URL: edgeURL }, procOpts);
         cloud.start();
         await waitReady(`${cloudURL}/readyz`, 'the cloud API again');
         await login();

@@ -52,6 +52,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/preview/frame": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The newest live-preview frame as a JPEG (quality 80, at most 1280 wide), for viewers without WebRTC. X-Frame-Seq grows with every new frame; X-Captured-At is when it was taken. Takes no still: no capture is created and the pre-filter does not run. 503 when the camera delivers no frames. */
+        get: operations["getPreviewFrame"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/products": {
         parameters: {
             query?: never;
@@ -649,6 +666,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+        };
+    };
+    getPreviewFrame: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JPEG of the newest frame (Cache-Control: no-store) */
+            200: {
+                headers: {
+                    "Cache-Control"?: string;
+                    "X-Captured-At"?: string;
+                    "X-Frame-Seq"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": string;
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };

@@ -1,8 +1,9 @@
-// The big picture: the live WHEP video, or the captured still with the
-// pre-filter's verdict drawn over it.
+// The big picture: the live WHEP video (or, without WebRTC, the still-frame
+// live view), or the captured still with the pre-filter's verdict drawn over it.
 import type { RefObject } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { EdgeSchemas } from '../../api/client';
+import type { StillsView } from './useStills';
 import type { WhepView } from './useWhep';
 
 export type Capture = EdgeSchemas['CaptureJSON'];
@@ -14,9 +15,11 @@ export interface Toast {
   duplicate: boolean;
 }
 
-export function Stage({ videoRef, whep, capture, imageBase, cameraUp, agentUp, toast }: {
+export function Stage({ videoRef, whep, stills = null, capture, imageBase, cameraUp, agentUp, toast }: {
   videoRef: RefObject<HTMLVideoElement | null>;
   whep: WhepView;
+  /** The still-frame live view, when it replaces the WHEP video. */
+  stills?: StillsView | null;
   capture: Capture | null;
   imageBase: string;
   cameraUp: boolean;
@@ -25,21 +28,35 @@ export function Stage({ videoRef, whep, capture, imageBase, cameraUp, agentUp, t
 }) {
   const { t } = useTranslation('inspect');
   const live = !capture;
+  const frame = stills?.frame ?? null;
+  const playing = stills ? stills.state === 'playing' && frame !== null : whep.state === 'connected';
+  const retrying = (stills ? stills.state : whep.state) === 'retrying';
+  const liveError = stills ? stills.error : whep.error;
   let notice: string | null = null;
   if (live) {
     if (!agentUp) notice = t('stage.agentDown');
     else if (!cameraUp) notice = t('stage.cameraUnavailable');
-    else if (whep.state !== 'connected') notice = whep.state === 'retrying' ? t('stage.reconnecting') : t('stage.connecting');
+    else if (!playing) notice = retrying ? t('stage.reconnecting') : t('stage.connecting');
   }
   return (
     <div className={`insp-stage ${capture ? (capture.prefilter.suspect ? 'is-suspect' : 'is-clear') : 'is-live'}`} data-testid="stage">
-      <video ref={videoRef} className={`insp-video ${live ? '' : 'hidden'}`} autoPlay muted playsInline data-testid="live-video" />
+      <video ref={videoRef} className={`insp-video ${live && !stills ? '' : 'hidden'}`} autoPlay muted playsInline data-testid="live-video" />
+      {live && frame && (
+        <img className="insp-video" src={frame.url} alt={t('stage.liveAlt')} data-testid="live-still" data-frame-seq={frame.seq} />
+      )}
       {live && (
         <div className="insp-stage-top">
-          <span className={`insp-live-tag ${whep.state === 'connected' ? 'on' : ''}`}>
-            <span className="dot" /> {t('stage.live')}
+          <span className="insp-stage-tags">
+            <span className={`insp-live-tag ${playing ? 'on' : ''}`}>
+              <span className="dot" /> {t('stage.live')}
+            </span>
+            {stills && (
+              <span className="insp-still-badge" title={t('stage.stillModeHint')} data-testid="still-mode">
+                {t('stage.stillMode')}
+              </span>
+            )}
           </span>
-          {whep.overlay && whep.state === 'connected' && (
+          {!stills && whep.overlay && whep.state === 'connected' && (
             <span className={`insp-live-score ${whep.overlay.suspect ? 'suspect' : ''}`} title={whep.overlay.model}>
               {t('stage.liveScore', { score: whep.overlay.score.toFixed(2) })}
             </span>
@@ -48,9 +65,9 @@ export function Stage({ videoRef, whep, capture, imageBase, cameraUp, agentUp, t
       )}
       {notice && (
         <div className="insp-stage-notice" data-testid="stage-notice">
-          <span className={whep.state === 'connected' || !cameraUp || !agentUp ? '' : 'spinner'} />
+          <span className={playing || !cameraUp || !agentUp ? '' : 'spinner'} />
           <strong>{notice}</strong>
-          {live && cameraUp && agentUp && whep.error && <small>{whep.error}</small>}
+          {live && cameraUp && agentUp && liveError && <small>{liveError}</small>}
         </div>
       )}
       {capture && (

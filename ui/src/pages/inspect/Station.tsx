@@ -10,7 +10,7 @@ import { RecentRecords, type EdgeRecord } from './RecentRecords';
 import { ShortcutLegend } from './ShortcutLegend';
 import { Stage, type Capture, type Toast } from './Stage';
 import { cameraLive, canCapture, clockTime, type AgentReach, type EdgeStatus } from './status';
-import { useWhep } from './useWhep';
+import { useLiveView } from './useLiveView';
 import { defectName, emptyDraft, validateVerdict, type Product, type VerdictDraft, type VerdictErrors } from './verdict';
 import { VerdictBar } from './VerdictBar';
 
@@ -37,7 +37,6 @@ export function Station({ edge, edgeBase, stored, product, status, agent, status
   const { t, i18n } = useTranslation('inspect');
   const session = stored.session;
   const videoRef = useRef<HTMLVideoElement | null>(null);
-  const whep = useWhep(`${edgeBase}/whep`, videoRef, true);
   const [capture, setCapture] = useState<Capture | null>(null);
   const [ngOpen, setNgOpen] = useState(false);
   const [draft, setDraft] = useState<VerdictDraft>(emptyDraft);
@@ -52,15 +51,17 @@ export function Station({ edge, edgeBase, stored, product, status, agent, status
 
   const cameraUp = cameraLive(status);
   const agentUp = agent !== 'unreachable';
+  const live = useLiveView(edgeBase, videoRef, { showing: !capture, canPlay: agentUp && cameraUp });
+  const { whep } = live;
   const mode: Mode = busy ? 'busy' : !capture ? 'live' : ngOpen ? 'ng' : 'review';
 
   // Back on the air after the agent or the camera returned: renegotiate now rather than at the end of a backoff.
   const wasDown = useRef(false);
   useEffect(() => {
     const down = !agentUp || !cameraUp;
-    if (wasDown.current && !down && whep.state !== 'connected') whep.reconnect();
+    if (wasDown.current && !down && (live.mode === 'stills' || whep.state !== 'connected')) live.retry();
     wasDown.current = down;
-  }, [agentUp, cameraUp, whep]);
+  }, [agentUp, cameraUp, live, whep]);
 
   // Recent records of this session: refreshed on every status change (a sync changes the queue) and after each save.
   useEffect(() => {
@@ -212,7 +213,7 @@ export function Station({ edge, edgeBase, stored, product, status, agent, status
   return (
     <div className="insp-work">
       <div className="insp-main">
-        <Stage videoRef={videoRef} whep={whep} capture={capture} imageBase={edgeBase} cameraUp={cameraUp} agentUp={agentUp} toast={toast} />
+        <Stage videoRef={videoRef} whep={whep} stills={live.stills} capture={capture} imageBase={edgeBase} cameraUp={cameraUp} agentUp={agentUp} toast={toast} />
         <VerdictBar
           mode={mode}
           busy={busy}

@@ -21,6 +21,8 @@ export interface WhepView {
   state: WhepState;
   error: string | null;
   overlay: LiveOverlay | null;
+  /** Failed negotiations or dropped sessions since mount (only grows). */
+  failures: number;
   reconnect: () => void;
 }
 
@@ -28,6 +30,7 @@ export function useWhep(endpoint: string, video: RefObject<HTMLVideoElement | nu
   const [state, setState] = useState<WhepState>('idle');
   const [error, setError] = useState<string | null>(null);
   const [overlay, setOverlay] = useState<LiveOverlay | null>(null);
+  const [failures, setFailures] = useState(0);
   const client = useRef<WhepClient | null>(null);
 
   useEffect(() => {
@@ -45,6 +48,7 @@ export function useWhep(endpoint: string, video: RefObject<HTMLVideoElement | nu
       onState: (s, err) => {
         setState(s);
         setError(s === 'retrying' ? (err ?? null) : null);
+        if (s === 'retrying') setFailures((n) => n + 1);
       },
       onOverlay: (m) => setOverlay(asOverlay(m)),
     });
@@ -60,5 +64,5 @@ export function useWhep(endpoint: string, video: RefObject<HTMLVideoElement | nu
     };
   }, [endpoint, enabled, video]);
 
-  return { state, error, overlay, reconnect: () => client.current?.reconnect() };
+  return { state, error, overlay, failures, reconnect: () => client.current?.reconnect() };
 }
