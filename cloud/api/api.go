@@ -139,6 +139,8 @@ type Store interface {
 	GetUser(ctx context.Context, username string) (metadata.User, error)
 
 	CreateEnrollmentToken(ctx context.Context, t metadata.EnrollmentToken) error
+	ListEnrollmentTokens(ctx context.Context) ([]metadata.EnrollmentToken, error)
+	RevokeEnrollmentToken(ctx context.Context, id string, at time.Time) (metadata.EnrollmentToken, error)
 	GetDevice(ctx context.Context, deviceID string) (metadata.Device, error)
 	ListDevices(ctx context.Context) ([]metadata.Device, error)
 	RevokeDevice(ctx context.Context, deviceID string, at time.Time) error

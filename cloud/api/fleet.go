@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -27,6 +28,37 @@ type enrollmentTokenJSON struct {
 	Token     string    `json:"token"`
 	Line      string    `json:"line"`
 	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// enrollmentTokenInfoJSON describes an issued token; it never carries the
+// token text (the store does not have it).
+type enrollmentTokenInfoJSON struct {
+	TokenID   string     `json:"token_id"`
+	Line      string     `json:"line"`
+	CreatedBy string     `json:"created_by"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	UsedAt    *time.Time `json:"used_at,omitempty"`
+	DeviceID  string     `json:"device_id,omitempty"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	State     string     `json:"state"`
+}
+
+// tokenToJSON shows t as of now: revoked, used, expired or active.
+func tokenToJSON(t metadata.EnrollmentToken, now time.Time) enrollmentTokenInfoJSON {
+	state := "active"
+	switch {
+	case !t.RevokedAt.IsZero():
+		state = "revoked"
+	case !t.UsedAt.IsZero():
+		state = "used"
+	case !now.Before(t.ExpiresAt):
+		state = "expired"
+	}
+	return enrollmentTokenInfoJSON{
+		TokenID: t.ID(), Line: t.Line, CreatedBy: t.CreatedBy, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt,
+		UsedAt: timePtr(t.UsedAt), DeviceID: t.DeviceID, RevokedAt: timePtr(t.RevokedAt), State: state,
+	}
 }
 
 type deviceJSON struct {
@@ -92,6 +124,39 @@ func (s *Server) createEnrollmentToken(w http.ResponseWriter, r *http.Request) {
 	s.log.InfoContext(r.Context(), "enrollment token created", "line", t.Line, "expires_at", t.ExpiresAt, "user", user)
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, enrollmentTokenJSON{Token: token, Line: t.Line, ExpiresAt: t.ExpiresAt})
+}
+
+func (s *Server) listEnrollmentTokens(w http.ResponseWriter, r *http.Request) {
+	ts, err := s.deps.Store.ListEnrollmentTokens(r.Context())
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("list enrollment tokens: %w", err))
+		return
+	}
+	now := s.now()
+	out := make([]enrollmentTokenInfoJSON, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, tokenToJSON(t, now))
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
+}
+
+func (s *Server) revokeEnrollmentToken(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("token_id")
+	t, err := s.deps.Store.RevokeEnrollmentToken(r.Context(), id, s.now().UTC())
+	switch {
+	case errors.Is(err, metadata.ErrNotFound):
+		s.writeError(w, r, withStatus(http.StatusNotFound, metadata.ErrNotFound, "enrollment token not found"))
+		return
+	case errors.Is(err, metadata.ErrTokenUsed):
+		s.writeError(w, r, withStatus(http.StatusConflict, metadata.ErrConflict, "enrollment token %q was already used; revoke the device it enrolled instead", id))
+		return
+	case err != nil:
+		s.writeError(w, r, fmt.Errorf("revoke enrollment token %q: %w", id, err))
+		return
+	}
+	s.log.InfoContext(r.Context(), "enrollment token revoked", "token_id", t.ID(), "line", t.Line, "user", principal(r.Context()).Username)
+	writeJSON(w, http.StatusOK, tokenToJSON(t, s.now()))
 }
 
 func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -160,4 +161,101 @@ func TestDevices(t *testing.T) {
 		t.Fatal("device not revoked in the store")
 	}
 	expectProblem(t, e.do("POST", "/api/v1/devices/nope/revoke", auth.RoleAdmin, "", nil), 404)
+}
+
+func TestEnrollmentTokenListAndRevoke(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	create := func(line string) string {
+		r := e.doJSON("POST", "/api/v1/enrollment-tokens", auth.RoleIntegrator, map[string]any{"line": line})
+		if r.code != 201 {
+			t.Fatalf("create: %d %s", r.code, r.body)
+		}
+		return r.json(t)["token"].(string)
+	}
+	list := func() map[string]map[string]any {
+		t.Helper()
+		r := e.do("GET", "/api/v1/enrollment-tokens", auth.RoleAdmin, "", nil)
+		if r.code != 200 {
+			t.Fatalf("list: %d %s", r.code, r.body)
+		}
+		out := map[string]map[string]any{}
+		for _, x := range r.json(t)["tokens"].([]any) {
+			x := x.(map[string]any)
+			out[x["line"].(string)] = x
+		}
+		return out
+	}
+	if r := e.do("GET", "/api/v1/enrollment-tokens", auth.RoleAdmin, "", nil); r.code != 200 || !strings.Contains(string(r.body), `"tokens":[]`) {
+		t.Fatalf("empty list: %d %s", r.code, r.body)
+	}
+	revokeTok := create("line-r")
+	usedTok := create("line-u")
+	create("line-a")
+	e.enrollWith(usedTok, "edge-u")
+
+	r := e.do("GET", "/api/v1/enrollment-tokens", auth.RoleIntegrator, "", nil)
+	if r.code != 200 || r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("list: %d %v", r.code, r.header)
+	}
+	for _, tok := range []string{revokeTok, usedTok, device.Hash(revokeTok), device.Hash(usedTok)} {
+		if strings.Contains(string(r.body), tok) {
+			t.Fatalf("list shows a token or its full hash: %s", r.body)
+		}
+	}
+	ts := list()
+	if len(ts) != 3 {
+		t.Fatalf("tokens %v", ts)
+	}
+	rv := ts["line-r"]
+	if rv["token_id"] != device.Hash(revokeTok)[:12] || rv["state"] != "active" || rv["created_by"] == "" ||
+		rv["created_at"] == nil || rv["expires_at"] == nil || rv["used_at"] != nil || rv["revoked_at"] != nil {
+		t.Fatalf("active token %v", rv)
+	}
+	if u := ts["line-u"]; u["state"] != "used" || u["device_id"] != "edge-u" || u["used_at"] == nil {
+		t.Fatalf("used token %v", u)
+	}
+
+	// Revoke: 200 with the token, idempotent; then it enrolls nothing.
+	path := "/api/v1/enrollment-tokens/" + rv["token_id"].(string) + "/revoke"
+	r = e.do("POST", path, auth.RoleIntegrator, "", nil)
+	if r.code != 200 || r.json(t)["state"] != "revoked" || r.json(t)["revoked_at"] == nil {
+		t.Fatalf("revoke: %d %s", r.code, r.body)
+	}
+	first := r.json(t)["revoked_at"]
+	if r = e.do("POST", path, auth.RoleAdmin, "", nil); r.code != 200 || r.json(t)["revoked_at"] != first {
+		t.Fatalf("second revoke: %d %s; want revoked_at %v kept", r.code, r.body, first)
+	}
+	if g := list()["line-r"]; g["state"] != "revoked" || g["revoked_at"] != first {
+		t.Fatalf("revoked token in list %v", g)
+	}
+	_, secretHash, _ := device.NewSecret()
+	if _, err := e.meta.RedeemEnrollmentToken(ctx, device.Hash(revokeTok), metadata.Device{DeviceID: "edge-r", SecretHash: secretHash}, time.Now()); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("redeem revoked token: %v, want ErrNotFound like an unknown token", err)
+	}
+	if a := list()["line-a"]; a["state"] != "active" {
+		t.Fatalf("other token %v", a)
+	}
+
+	expectProblem(t, e.do("POST", "/api/v1/enrollment-tokens/"+ts["line-u"]["token_id"].(string)+"/revoke", auth.RoleAdmin, "", nil), 409)
+	for _, id := range []string{"000000000000", "nope", device.Hash(revokeTok), "%25"} {
+		expectProblem(t, e.do("POST", "/api/v1/enrollment-tokens/"+id+"/revoke", auth.RoleAdmin, "", nil), 404)
+	}
+	for _, role := range []auth.Role{auth.RoleInspector, auth.RoleQAManager} {
+		expectProblem(t, e.do("GET", "/api/v1/enrollment-tokens", role, "", nil), 403)
+		expectProblem(t, e.do("POST", path, role, "", nil), 403)
+	}
+}
+
+// enrollWith redeems tok in the store as the sync service would.
+func (e *env) enrollWith(tok, deviceID string) {
+	e.t.Helper()
+	_, secretHash, err := device.NewSecret()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.meta.RedeemEnrollmentToken(context.Background(), device.Hash(tok),
+		metadata.Device{DeviceID: deviceID, SecretHash: secretHash}, time.Now()); err != nil {
+		e.t.Fatalf("redeem token: %v", err)
+	}
 }

@@ -187,6 +187,14 @@ func schemas() map[string]any {
 			"ttl_seconds": map[string]any{"type": "integer", "minimum": 60, "maximum": 30 * 86400, "default": 86400}}),
 		"EnrollmentToken": obj([]string{"token", "line", "expires_at"}, map[string]any{
 			"token": map[string]any{"type": "string", "description": "shown only here; the cloud keeps its sha256"}, "line": str(), "expires_at": dateTime()}),
+		"EnrollmentTokenInfo": obj([]string{"token_id", "line", "created_by", "created_at", "expires_at", "state"}, map[string]any{
+			"token_id": map[string]any{"type": "string", "description": "stable, non-secret identifier (the first 12 hex digits of the token's sha256); cannot enroll"},
+			"line":     str(), "created_by": str(), "created_at": dateTime(), "expires_at": dateTime(),
+			"used_at": dateTime(), "device_id": map[string]any{"type": "string", "description": "the device the token enrolled"},
+			"revoked_at": dateTime(),
+			"state":      map[string]any{"type": "string", "enum": []string{"active", "used", "expired", "revoked"}, "description": "as of the response"},
+		}),
+		"EnrollmentTokenList": obj([]string{"tokens"}, map[string]any{"tokens": arr(ref("EnrollmentTokenInfo"))}),
 		"Device": obj([]string{"device_id", "name", "line", "online", "queued", "queued_bytes"}, map[string]any{
 			"device_id": str(), "name": str(), "line": str(), "enrolled_at": dateTime(), "revoked_at": dateTime(), "last_seen": dateTime(),
 			"online": map[string]any{"type": "boolean", "description": "not revoked and last seen within 2 minutes"},

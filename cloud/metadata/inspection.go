@@ -34,6 +34,20 @@ type EnrollmentToken struct {
 	ExpiresAt time.Time
 	UsedAt    time.Time // zero until redeemed
 	DeviceID  string    // the device it enrolled; empty until redeemed
+	RevokedAt time.Time // zero unless revoked before use
+}
+
+// EnrollmentTokenIDLen is the length of an enrollment token's ID.
+const EnrollmentTokenIDLen = 12
+
+// ID is the token's stable, non-secret identifier: the first
+// EnrollmentTokenIDLen hex digits of its hash. It names the token in
+// lists and revocation and cannot be used to enroll.
+func (t EnrollmentToken) ID() string {
+	if len(t.TokenHash) < EnrollmentTokenIDLen {
+		return t.TokenHash
+	}
+	return t.TokenHash[:EnrollmentTokenIDLen]
 }
 
 // Device is one enrolled edge box.
@@ -167,8 +181,15 @@ type InspectionStore interface {
 	// (with d.Line set from the token); a revoked device of the same id is
 	// enrolled again (new secret, line and time; no longer revoked), an
 	// active one is ErrConflict. ErrNotFound, ErrTokenUsed or
-	// ErrTokenExpired (at now) leave both unchanged.
+	// ErrTokenExpired (at now) leave both unchanged; a revoked token is
+	// ErrNotFound, like an unknown one.
 	RedeemEnrollmentToken(ctx context.Context, tokenHash string, d Device, now time.Time) (Device, error)
+	// ListEnrollmentTokens returns every token, newest created first.
+	ListEnrollmentTokens(ctx context.Context) ([]EnrollmentToken, error)
+	// RevokeEnrollmentToken sets RevokedAt of the unused token with that
+	// ID (idempotent: a second call keeps the first time) and returns the
+	// token. An unknown ID is ErrNotFound; a used token is ErrTokenUsed.
+	RevokeEnrollmentToken(ctx context.Context, id string, at time.Time) (EnrollmentToken, error)
 	GetDevice(ctx context.Context, deviceID string) (Device, error)
 	ListDevices(ctx context.Context) ([]Device, error)
 	// RevokeDevice sets RevokedAt (idempotent: a second call keeps the first time).

@@ -104,6 +104,20 @@ func TestEnrollExpiredToken(t *testing.T) {
 	}
 }
 
+func TestEnrollRevokedToken(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	tok := e.token(t, time.Now().Add(time.Hour))
+	if _, err := e.store.RevokeEnrollmentToken(ctx, device.Hash(tok)[:metadata.EnrollmentTokenIDLen], time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.client.Enroll(ctx, &ifcv1.EnrollRequest{Token: tok, DeviceId: "edge-r"})
+	wantCode(t, err, codes.Unauthenticated, "unknown enrollment token")
+	if devs, _ := e.store.ListDevices(ctx); len(devs) != 0 {
+		t.Fatalf("devices = %v, want none", devs)
+	}
+}
+
 func TestDeviceAuthRefusals(t *testing.T) {
 	e := newEnv(t, nil)
 	_, id := e.enroll(t)

@@ -174,7 +174,7 @@ func TestMigration3BackfillsDefectTypes(t *testing.T) {
 	}
 	for _, q := range []string{`DROP INDEX records_defect`, `DROP INDEX records_stats`, `DROP INDEX records_stats_time`, `ALTER TABLE records DROP COLUMN defect_type`,
 		`ALTER TABLE records DROP COLUMN acknowledged_at`, `ALTER TABLE records DROP COLUMN acknowledged_by`,
-		`ALTER TABLE users DROP COLUMN disabled_at`, `DELETE FROM schema_migrations WHERE version >= 3`} {
+		`ALTER TABLE users DROP COLUMN disabled_at`, `ALTER TABLE enrollment_tokens DROP COLUMN revoked_at`, `DELETE FROM schema_migrations WHERE version >= 3`} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}

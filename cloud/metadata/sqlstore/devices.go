@@ -50,8 +50,9 @@ func (s *Store) CreateEnrollmentToken(ctx context.Context, t metadata.Enrollment
 		t.CreatedAt = s.now()
 	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO enrollment_tokens
-		(token_hash, line, created_by, created_at, expires_at, used_at, device_id) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		t.TokenHash, t.Line, t.CreatedBy, nanos(t.CreatedAt), nanos(t.ExpiresAt), nullNanos(t.UsedAt), sql.NullString{String: t.DeviceID, Valid: t.DeviceID != ""})
+		(token_hash, line, created_by, created_at, expires_at, used_at, device_id, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.TokenHash, t.Line, t.CreatedBy, nanos(t.CreatedAt), nanos(t.ExpiresAt), nullNanos(t.UsedAt),
+		sql.NullString{String: t.DeviceID, Valid: t.DeviceID != ""}, nullNanos(t.RevokedAt))
 	if s.isUniqueViolation(err) {
 		return fmt.Errorf("create enrollment token for line %s: %w", t.Line, metadata.ErrConflict)
 	}
@@ -73,11 +74,13 @@ func (s *Store) RedeemEnrollmentToken(ctx context.Context, tokenHash string, d m
 			line    string
 			expires int64
 			used    sql.NullInt64
+			revoked sql.NullInt64
 		)
-		err := tx.QueryRowContext(ctx, `SELECT line, expires_at, used_at FROM enrollment_tokens WHERE token_hash = ?`, tokenHash).
-			Scan(&line, &expires, &used)
+		err := tx.QueryRowContext(ctx, `SELECT line, expires_at, used_at, revoked_at FROM enrollment_tokens WHERE token_hash = ?`, tokenHash).
+			Scan(&line, &expires, &used, &revoked)
 		switch {
-		case errors.Is(err, sql.ErrNoRows):
+		case errors.Is(err, sql.ErrNoRows), err == nil && revoked.Valid:
+			// A revoked token is refused exactly like an unknown one.
 			return metadata.ErrNotFound
 		case err != nil:
 			return err
@@ -90,9 +93,10 @@ func (s *Store) RedeemEnrollmentToken(ctx context.Context, tokenHash string, d m
 		d.EnrolledAt = fromNanos(nanos(now))
 		// The used_at condition makes the update the token's lock: of two
 		// redemptions racing under READ COMMITTED, the second waits for
-		// the first and then updates nothing.
+		// the first and then updates nothing; so does a redemption racing
+		// a revocation that commits first.
 		res, err := tx.ExecContext(ctx, `UPDATE enrollment_tokens SET used_at = ?, device_id = ?
-			WHERE token_hash = ? AND used_at IS NULL`, nanos(now), d.DeviceID, tokenHash)
+			WHERE token_hash = ? AND used_at IS NULL AND revoked_at IS NULL`, nanos(now), d.DeviceID, tokenHash)
 		if err != nil {
 			return err
 		}
@@ -101,6 +105,12 @@ func (s *Store) RedeemEnrollmentToken(ctx context.Context, tokenHash string, d m
 			return err
 		}
 		if n == 0 {
+			if err := tx.QueryRowContext(ctx, `SELECT revoked_at FROM enrollment_tokens WHERE token_hash = ?`, tokenHash).Scan(&revoked); err != nil {
+				return err
+			}
+			if revoked.Valid {
+				return metadata.ErrNotFound
+			}
 			return metadata.ErrTokenUsed
 		}
 		// A revoked device enrolls again under its id (its queued records
@@ -131,6 +141,97 @@ func (s *Store) RedeemEnrollmentToken(ctx context.Context, tokenHash string, d m
 		return metadata.Device{}, fmt.Errorf("redeem enrollment token for device %s: %w", d.DeviceID, err)
 	}
 	return d, nil
+}
+
+const tokenCols = `token_hash, line, created_by, created_at, expires_at, used_at, device_id, revoked_at`
+
+func scanToken(sc interface{ Scan(...any) error }) (metadata.EnrollmentToken, error) {
+	var (
+		t                metadata.EnrollmentToken
+		created, expires int64
+		used, revoked    sql.NullInt64
+		deviceID         sql.NullString
+	)
+	if err := sc.Scan(&t.TokenHash, &t.Line, &t.CreatedBy, &created, &expires, &used, &deviceID, &revoked); err != nil {
+		return metadata.EnrollmentToken{}, err
+	}
+	t.CreatedAt = fromNanos(created)
+	t.ExpiresAt = fromNanos(expires)
+	t.UsedAt = fromNullNanos(used)
+	t.DeviceID = deviceID.String
+	t.RevokedAt = fromNullNanos(revoked)
+	return t, nil
+}
+
+// ListEnrollmentTokens returns every token, newest created first.
+func (s *Store) ListEnrollmentTokens(ctx context.Context) ([]metadata.EnrollmentToken, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+tokenCols+` FROM enrollment_tokens ORDER BY created_at DESC, token_hash`)
+	if err != nil {
+		return nil, fmt.Errorf("list enrollment tokens: %w", err)
+	}
+	defer rows.Close()
+	out := []metadata.EnrollmentToken{}
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list enrollment tokens: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list enrollment tokens: %w", err)
+	}
+	return out, nil
+}
+
+// validTokenID reports whether id can be an EnrollmentToken.ID: lower-case hex
+// of EnrollmentTokenIDLen digits.
+func validTokenID(id string) bool {
+	if len(id) != metadata.EnrollmentTokenIDLen {
+		return false
+	}
+	for _, c := range id {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// RevokeEnrollmentToken sets revoked_at of an unused token once; later
+// calls keep the first time. A used token is ErrTokenUsed.
+func (s *Store) RevokeEnrollmentToken(ctx context.Context, id string, at time.Time) (metadata.EnrollmentToken, error) {
+	if !validTokenID(id) {
+		return metadata.EnrollmentToken{}, fmt.Errorf("revoke enrollment token %q: %w", id, metadata.ErrNotFound)
+	}
+	if at.IsZero() {
+		at = s.now()
+	}
+	var t metadata.EnrollmentToken
+	err := s.inTx(ctx, func(tx *txn) error {
+		// The used_at condition orders this against a racing redemption:
+		// whichever commits first wins, the other changes nothing.
+		if _, err := tx.ExecContext(ctx, `UPDATE enrollment_tokens SET revoked_at = COALESCE(revoked_at, ?)
+			WHERE substr(token_hash, 1, 12) = ? AND used_at IS NULL`, nanos(at), id); err != nil {
+			return err
+		}
+		var err error
+		t, err = scanToken(tx.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM enrollment_tokens
+			WHERE substr(token_hash, 1, 12) = ? ORDER BY created_at, token_hash`, id))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return metadata.ErrNotFound
+		case err != nil:
+			return err
+		case t.RevokedAt.IsZero():
+			return metadata.ErrTokenUsed
+		}
+		return nil
+	})
+	if err != nil {
+		return metadata.EnrollmentToken{}, fmt.Errorf("revoke enrollment token %s: %w", id, err)
+	}
+	return t, nil
 }
 
 const deviceCols = `device_id, name, line, secret_hash, enrolled_at, revoked_at, last_seen,

@@ -190,6 +190,80 @@ func testEnrollment(t *testing.T, s metadata.Store) {
 	}
 }
 
+func testEnrollmentTokenRevoke(t *testing.T, s metadata.Store) {
+	if ts, err := s.ListEnrollmentTokens(ctx); err != nil || len(ts) != 0 {
+		t.Fatalf("empty list = %v, %v", ts, err)
+	}
+	older := metadata.EnrollmentToken{TokenHash: sha("rv-older"), Line: "line-a", CreatedBy: "integrator", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	newer := metadata.EnrollmentToken{TokenHash: sha("rv-newer"), Line: "line-b", CreatedBy: "admin", CreatedAt: t0.Add(time.Minute), ExpiresAt: t0.Add(2 * time.Hour)}
+	used := metadata.EnrollmentToken{TokenHash: sha("rv-used"), Line: "line-c", CreatedBy: "admin", CreatedAt: t0.Add(-time.Minute), ExpiresAt: t0.Add(time.Hour)}
+	for _, tok := range []metadata.EnrollmentToken{older, newer, used} {
+		if err := s.CreateEnrollmentToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := t0.Add(2 * time.Minute)
+	if _, err := s.RedeemEnrollmentToken(ctx, used.TokenHash, metadata.Device{DeviceID: "rv-dev", SecretHash: sha("rv-secret")}, now); err != nil {
+		t.Fatal(err)
+	}
+
+	ts, err := s.ListEnrollmentTokens(ctx)
+	if err != nil || len(ts) != 3 {
+		t.Fatalf("list = %+v, %v", ts, err)
+	}
+	if ts[0].TokenHash != newer.TokenHash || ts[1].TokenHash != older.TokenHash || ts[2].TokenHash != used.TokenHash {
+		t.Fatalf("list order = %s, %s, %s; want newest created first", ts[0].Line, ts[1].Line, ts[2].Line)
+	}
+	if g := ts[1]; g.Line != "line-a" || g.CreatedBy != "integrator" || !g.CreatedAt.Equal(t0) || !g.ExpiresAt.Equal(t0.Add(time.Hour)) ||
+		!g.UsedAt.IsZero() || g.DeviceID != "" || !g.RevokedAt.IsZero() {
+		t.Fatalf("unused token = %+v", g)
+	}
+	if g := ts[2]; !g.UsedAt.Equal(now) || g.DeviceID != "rv-dev" || !g.RevokedAt.IsZero() {
+		t.Fatalf("used token = %+v", g)
+	}
+	if id := older.ID(); len(id) != metadata.EnrollmentTokenIDLen || id != older.TokenHash[:12] {
+		t.Fatalf("ID = %q", id)
+	}
+
+	// Revoke is idempotent and keeps the first time.
+	at := now.Add(time.Minute)
+	got, err := s.RevokeEnrollmentToken(ctx, older.ID(), at)
+	if err != nil || got.TokenHash != older.TokenHash || !got.RevokedAt.Equal(at) || got.Line != "line-a" {
+		t.Fatalf("revoke = %+v, %v", got, err)
+	}
+	if got, err := s.RevokeEnrollmentToken(ctx, older.ID(), at.Add(time.Hour)); err != nil || !got.RevokedAt.Equal(at) {
+		t.Fatalf("second revoke = %+v, %v; want the first time kept", got, err)
+	}
+	// A revoked token no longer enrolls, refused like an unknown token, and nothing changes.
+	if _, err := s.RedeemEnrollmentToken(ctx, older.TokenHash, metadata.Device{DeviceID: "rv-dev-2", SecretHash: sha("s")}, at); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("redeem revoked token: %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetDevice(ctx, "rv-dev-2"); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("device of a revoked token: %v", err)
+	}
+	ts, _ = s.ListEnrollmentTokens(ctx)
+	if g := ts[1]; !g.RevokedAt.Equal(at) || !g.UsedAt.IsZero() || g.DeviceID != "" {
+		t.Fatalf("revoked token in list = %+v", g)
+	}
+	if g := ts[0]; !g.RevokedAt.IsZero() {
+		t.Fatalf("revoking one token revoked another: %+v", g)
+	}
+
+	// A used token cannot be revoked; unknown or malformed IDs are not found.
+	if _, err := s.RevokeEnrollmentToken(ctx, used.ID(), at); !errors.Is(err, metadata.ErrTokenUsed) {
+		t.Fatalf("revoke used token: %v, want ErrTokenUsed", err)
+	}
+	for _, id := range []string{sha("nope")[:12], "", "ABCDEF012345", older.TokenHash, "%", older.ID()[:11] + "%"} {
+		if _, err := s.RevokeEnrollmentToken(ctx, id, at); !errors.Is(err, metadata.ErrNotFound) {
+			t.Errorf("revoke %q: %v, want ErrNotFound", id, err)
+		}
+	}
+	// The newer token still enrolls.
+	if d, err := s.RedeemEnrollmentToken(ctx, newer.TokenHash, metadata.Device{DeviceID: "rv-dev-3", SecretHash: sha("s3")}, at); err != nil || d.Line != "line-b" {
+		t.Fatalf("redeem unrevoked token: %+v, %v", d, err)
+	}
+}
+
 func enroll(t *testing.T, s metadata.Store, id, line string) {
 	t.Helper()
 	tok := metadata.EnrollmentToken{TokenHash: sha("tok-" + id), Line: line, ExpiresAt: t0.Add(time.Hour)}

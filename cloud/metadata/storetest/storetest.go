@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metadata.Store) {
 		{"Users", testUsers},
 		{"UserManagement", testUserManagement},
 		{"Enrollment", testEnrollment},
+		{"EnrollmentTokenRevoke", testEnrollmentTokenRevoke},
 		{"Devices", testDevices},
 		{"Uploads", testUploads},
 		{"RecordCommit", testRecordCommit},

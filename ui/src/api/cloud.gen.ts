@@ -76,10 +76,28 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** Every issued enrollment token, newest first, without the token text. */
+        get: operations["listEnrollmentTokens"];
         put?: never;
         /** Create a one-time token that enrolls one edge device for a line; the token is shown only in this response. */
         post: operations["createEnrollmentToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/enrollment-tokens/{token_id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Revoke an unused enrollment token so it can no longer enroll (idempotent; the first revocation time is kept). */
+        post: operations["revokeEnrollmentToken"];
         delete?: never;
         options?: never;
         head?: never;
@@ -602,6 +620,30 @@ export interface components {
             line: string;
             /** @description shown only here; the cloud keeps its sha256 */
             token: string;
+        };
+        EnrollmentTokenInfo: {
+            /** Format: date-time */
+            created_at: string;
+            created_by: string;
+            /** @description the device the token enrolled */
+            device_id?: string;
+            /** Format: date-time */
+            expires_at: string;
+            line: string;
+            /** Format: date-time */
+            revoked_at?: string;
+            /**
+             * @description as of the response
+             * @enum {string}
+             */
+            state: "active" | "used" | "expired" | "revoked";
+            /** @description stable, non-secret identifier (the first 12 hex digits of the token's sha256); cannot enroll */
+            token_id: string;
+            /** Format: date-time */
+            used_at?: string;
+        };
+        EnrollmentTokenList: {
+            tokens: components["schemas"]["EnrollmentTokenInfo"][];
         };
         EnrollmentTokenRequest: {
             line: string;
@@ -1237,6 +1279,53 @@ export interface operations {
             };
         };
     };
+    listEnrollmentTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description tokens */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnrollmentTokenList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     createEnrollmentToken: {
         parameters: {
             query?: never;
@@ -1306,6 +1395,73 @@ export interface operations {
             };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revokeEnrollmentToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description token after revocation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnrollmentTokenInfo"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

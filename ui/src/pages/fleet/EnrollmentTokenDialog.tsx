@@ -1,6 +1,6 @@
 // EnrollmentTokenDialog creates an enrollment token for a line and shows it
 // once, with a copy button and its expiry. The API keeps only the token's
-// hash and has no list of issued tokens.
+// hash; the Fleet page lists issued tokens by a non-secret id.
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ApiError, cloud, unwrap, type CloudSchemas } from '../../api/client';
@@ -30,7 +30,7 @@ async function copyText(text: string): Promise<boolean> {
   }
 }
 
-export function EnrollmentTokenDialog({ lines, onClose }: { lines: string[]; onClose: () => void }) {
+export function EnrollmentTokenDialog({ lines, onClose, onCreated }: { lines: string[]; onClose: () => void; onCreated?: () => void }) {
   const { t, i18n } = useTranslation('fleet');
   const [line, setLine] = useState(lines.length === 1 ? lines[0]! : '');
   const [ttl, setTTL] = useState<number>(defaultTTL);
@@ -50,6 +50,7 @@ export function EnrollmentTokenDialog({ lines, onClose }: { lines: string[]; onC
     try {
       setToken(await unwrap(cloud.POST('/api/v1/enrollment-tokens', { body: { line: line.trim(), ttl_seconds: ttl } })));
       setCopied(null);
+      onCreated?.();
     } catch (err) {
       const field = err instanceof ApiError ? err.problem?.problems?.[0] : undefined;
       setError(field?.message ? new Error(`${field.field ?? ''} ${field.message}`.trim()) : err);
@@ -156,9 +157,6 @@ export function EnrollmentTokenDialog({ lines, onClose }: { lines: string[]; onC
           </select>
         </div>
         <ErrorBanner error={error} />
-        <p className="muted small" style={{ margin: 0 }}>
-          {t('token.noList')}
-        </p>
       </form>
     </Modal>
   );

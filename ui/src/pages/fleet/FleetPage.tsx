@@ -1,5 +1,6 @@
 // Fleet: every edge device with its heartbeat and sync queue, refreshed
-// every 10 s; integrators and admins issue enrollment tokens and revoke devices.
+// every 10 s; integrators and admins issue, list and revoke enrollment tokens
+// and revoke devices.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { cloud, unwrap, type CloudSchemas } from '../../api/client';
@@ -7,6 +8,7 @@ import { useSession } from '../../app/session';
 import { Card, Empty, ErrorBanner, Loading, Modal, PageHeader } from '../../components/ui';
 import { EnrollmentTokenDialog } from './EnrollmentTokenDialog';
 import { deviceState, FleetTable, type Device } from './FleetTable';
+import { TokenTable, type TokenInfo } from './TokenTable';
 import './fleet.css';
 
 const refreshMs = 10_000;
@@ -32,7 +34,19 @@ export function FleetPage() {
   const [tokenOpen, setTokenOpen] = useState(false);
   const [revoking, setRevoking] = useState<Device | null>(null);
   const [revokeBusy, setRevokeBusy] = useState(false);
+  const [tokens, setTokens] = useState<TokenInfo[] | null>(null);
+  const [revokingToken, setRevokingToken] = useState<TokenInfo | null>(null);
   const gen = useRef(0);
+  const tokenGen = useRef(0);
+
+  const loadTokens = useCallback(() => {
+    if (!canManage) return;
+    const my = ++tokenGen.current;
+    unwrap(cloud.GET('/api/v1/enrollment-tokens')).then(
+      (r: CloudSchemas['EnrollmentTokenList']) => my === tokenGen.current && setTokens(r.tokens),
+      (e: unknown) => my === tokenGen.current && setError(e),
+    );
+  }, [canManage]);
 
   const load = useCallback(() => {
     const my = ++gen.current;
@@ -51,6 +65,13 @@ export function FleetPage() {
     const timer = window.setInterval(load, refreshMs);
     return () => window.clearInterval(timer);
   }, [load]);
+  // Tokens change only when someone creates, uses or revokes one: loaded
+  // with the page, on refresh and after each change here.
+  useEffect(loadTokens, [loadTokens]);
+  const refresh = () => {
+    load();
+    loadTokens();
+  };
 
   const lines = useMemo(() => [...new Set((devices ?? []).map((d) => d.line))].sort(), [devices]);
   const shown = useMemo(() => {
@@ -83,6 +104,20 @@ export function FleetPage() {
     }
   };
 
+  const revokeToken = async () => {
+    if (!revokingToken) return;
+    setRevokeBusy(true);
+    try {
+      await unwrap(cloud.POST('/api/v1/enrollment-tokens/{token_id}/revoke', { params: { path: { token_id: revokingToken.token_id } } }));
+    } catch (e) {
+      setError(e);
+    } finally {
+      setRevokingToken(null);
+      setRevokeBusy(false);
+      loadTokens();
+    }
+  };
+
   const time = new Date(updated).toLocaleTimeString(i18n.language === 'ja' ? 'ja-JP' : 'en-GB');
   return (
     <div className="page fleet-page">
@@ -91,7 +126,7 @@ export function FleetPage() {
         subtitle={t('subtitle')}
         actions={
           <>
-            <button className="btn" onClick={load}>
+            <button className="btn" onClick={refresh}>
               ↻ {t('actions.refresh', { ns: 'common' })}
             </button>
             {canManage && (
@@ -102,7 +137,7 @@ export function FleetPage() {
           </>
         }
       />
-      <ErrorBanner error={error} onRetry={load} />
+      <ErrorBanner error={error} onRetry={refresh} />
       {devices === null && !error ? (
         <Loading />
       ) : (
@@ -136,10 +171,40 @@ export function FleetPage() {
               <FleetTable devices={shown} now={updated} canManage={canManage} onRevoke={setRevoking} />
             )}
           </Card>
+          {canManage && (
+            <Card className="fleet-card token-card" title={t('tokens.title')}>
+              <div className="muted small token-card-sub">{t('tokens.subtitle')}</div>
+              {tokens === null ? (
+                <Loading />
+              ) : tokens.length === 0 ? (
+                <Empty>{t('tokens.empty')}</Empty>
+              ) : (
+                <TokenTable tokens={tokens} now={updated} onRevoke={setRevokingToken} />
+              )}
+            </Card>
+          )}
         </>
       )}
 
-      {tokenOpen && <EnrollmentTokenDialog lines={lines} onClose={() => setTokenOpen(false)} />}
+      {tokenOpen && <EnrollmentTokenDialog lines={lines} onClose={() => setTokenOpen(false)} onCreated={loadTokens} />}
+      {revokingToken && (
+        <Modal
+          title={t('tokens.revoke.title', { id: revokingToken.token_id, line: revokingToken.line })}
+          onClose={() => setRevokingToken(null)}
+          footer={
+            <>
+              <button className="btn" onClick={() => setRevokingToken(null)}>
+                {t('actions.cancel', { ns: 'common' })}
+              </button>
+              <button className="btn btn-danger" onClick={revokeToken} disabled={revokeBusy} data-testid="confirm-revoke-token">
+                {revokeBusy ? t('tokens.revoke.working') : t('tokens.revoke.confirm')}
+              </button>
+            </>
+          }
+        >
+          <p style={{ margin: 0 }}>{t('tokens.revoke.body')}</p>
+        </Modal>
+      )}
       {revoking && (
         <Modal
           title={t('revoke.title', { name: revoking.name || revoking.device_id })}
