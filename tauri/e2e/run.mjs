@@ -194,7 +194,10 @@ async function main() {
         const n = document.querySelector('[data-testid=stage-notice]');
         return i ? { seq: Number(i.dataset.frameSeq), w: i.naturalWidth, h: i.naturalHeight, complete: i.complete,
           badge: !!document.querySelector('[data-testid=still-mode]'), notice: n ? n.innerText : '' } : null;`);
-    const stillShown = (v) => v && v.complete && v.w > 0 && v.seq > 0;
+    // No notice on the stage: after an agent restart the last frame of the
+    // old agent stays up under "camera unavailable" until the new one's
+    // frames (whose sequence starts again) arrive.
+    const stillShown = (v) => v && v.complete && v.w > 0 && v.seq > 0 && !v.notice.trim();
     const stillsAdvance = async (what, ms = 30_000) => {
       const first = await eventually(`${what}: a live still frame`, async () => {
         const v = await stillState();
