@@ -151,7 +151,9 @@ func (c *Conductor) handoff(e *execution, res []*nodeResult) error {
 	if err := c.storeUpdate(e, e.rec); err != nil {
 		return fmt.Errorf("record waiting execution: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(e.ctx, storeTimeout)
+	// The enqueue is what keeps the work: a shutdown that begins now must
+	// not cancel it (the replica's graceful stop waits for this execution).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.ctx), storeTimeout)
 	defer cancel()
 	if err := c.deps.Fallback.EnqueueFallback(ctx, e.id, data); err != nil {
 		return fmt.Errorf("enqueue fallback job: %w", err)
