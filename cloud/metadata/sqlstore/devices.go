@@ -145,7 +145,7 @@ func (s *Store) RedeemEnrollmentToken(ctx context.Context, tokenHash string, d m
 
 const tokenCols = `token_hash, line, created_by, created_at, expires_at, used_at, device_id, revoked_at`
 
-func scanToken(sc interface{ Scan(...any) error }) (metadata.EnrollmentToken, error) {
+func scanToken(sc rowScanner) (metadata.EnrollmentToken, error) {
 	var (
 		t                metadata.EnrollmentToken
 		created, expires int64
@@ -165,23 +165,7 @@ func scanToken(sc interface{ Scan(...any) error }) (metadata.EnrollmentToken, er
 
 // ListEnrollmentTokens returns every token, newest created first.
 func (s *Store) ListEnrollmentTokens(ctx context.Context) ([]metadata.EnrollmentToken, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+tokenCols+` FROM enrollment_tokens ORDER BY created_at DESC, token_hash`)
-	if err != nil {
-		return nil, fmt.Errorf("list enrollment tokens: %w", err)
-	}
-	defer rows.Close()
-	out := []metadata.EnrollmentToken{}
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list enrollment tokens: %w", err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list enrollment tokens: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.db, "list enrollment tokens", scanToken, `SELECT `+tokenCols+` FROM enrollment_tokens ORDER BY created_at DESC, token_hash`)
 }
 
 // validTokenID reports whether id can be an EnrollmentToken.ID: lower-case hex
@@ -237,7 +221,7 @@ func (s *Store) RevokeEnrollmentToken(ctx context.Context, id string, at time.Ti
 const deviceCols = `device_id, name, line, secret_hash, enrolled_at, revoked_at, last_seen,
 	queued, queued_bytes, oldest_queued, agent_version, model_version`
 
-func scanDevice(sc interface{ Scan(...any) error }) (metadata.Device, error) {
+func scanDevice(sc rowScanner) (metadata.Device, error) {
 	var (
 		d                              metadata.Device
 		enrolled                       int64
@@ -268,23 +252,7 @@ func (s *Store) GetDevice(ctx context.Context, deviceID string) (metadata.Device
 
 // ListDevices returns every device ordered by line, then device id.
 func (s *Store) ListDevices(ctx context.Context) ([]metadata.Device, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices ORDER BY line, device_id`)
-	if err != nil {
-		return nil, fmt.Errorf("list devices: %w", err)
-	}
-	defer rows.Close()
-	out := []metadata.Device{}
-	for rows.Next() {
-		d, err := scanDevice(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list devices: %w", err)
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list devices: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.db, "list devices", scanDevice, `SELECT `+deviceCols+` FROM devices ORDER BY line, device_id`)
 }
 
 // RevokeDevice sets revoked_at once; later calls keep the first time.

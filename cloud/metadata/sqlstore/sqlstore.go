@@ -164,6 +164,31 @@ func (c conn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.R
 	return c.db.QueryRowContext(ctx, c.d.rebind(q), args...)
 }
 
+// rowScanner is a *sql.Row or *sql.Rows.
+type rowScanner interface{ Scan(dest ...any) error }
+
+// queryAll runs q and scans every row with scan; what names the operation
+// in errors. No rows is an empty, non-nil slice.
+func queryAll[T any](ctx context.Context, c conn, what string, scan func(rowScanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := c.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
 func (c conn) BeginTx(ctx context.Context) (*txn, error) {
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {

@@ -31,8 +31,6 @@ func (s *Store) CreateUser(ctx context.Context, u metadata.User) error {
 
 const userColumns = `username, password_hash, role, created_at, disabled_at`
 
-type rowScanner interface{ Scan(dest ...any) error }
-
 func scanUser(r rowScanner) (metadata.User, error) {
 	var (
 		u        metadata.User
@@ -61,23 +59,7 @@ func (s *Store) GetUser(ctx context.Context, username string) (metadata.User, er
 
 // ListUsers returns every user ordered by username.
 func (s *Store) ListUsers(ctx context.Context) ([]metadata.User, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
-	var out []metadata.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.db, "list users", scanUser, `SELECT `+userColumns+` FROM users ORDER BY username`)
 }
 
 // SetUserPassword replaces a user's password hash.
