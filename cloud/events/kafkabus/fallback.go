@@ -156,19 +156,7 @@ func (b *Bus) ConsumeFallback(ctx context.Context, limit int, h func(context.Con
 func (b *Bus) consumeFallbackPartition(ctx context.Context, gen *kafka.Generation, topic string, partition int, offset int64,
 	sem chan struct{}, h func(context.Context, []byte) error, log *slog.Logger) {
 	log = log.With("partition", partition)
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:         b.cfg.Brokers,
-		Topic:           topic,
-		Partition:       partition,
-		Dialer:          b.dialer,
-		MinBytes:        1,
-		MaxBytes:        4 << 20,
-		MaxWait:         readerMaxWait,
-		ReadLagInterval: -1,
-		ReadBackoffMin:  50 * time.Millisecond,
-		ReadBackoffMax:  time.Second,
-		ErrorLogger:     kafkaLogger(log, slog.LevelDebug),
-	})
+	r := b.partitionReader(topic, partition, kafkaLogger(log, slog.LevelDebug))
 	defer r.Close()
 	if err := r.SetOffset(offset); err != nil {
 		log.Error("seek fallback partition", "offset", offset, "err", err)

@@ -325,19 +325,7 @@ func (b *Bus) Subscribe(ctx context.Context, h events.Handler) (func(), error) {
 	sctx, stop := context.WithCancel(context.Background())
 	s := &subscription{bus: b, h: h, ctx: sctx, stop: stop, ch: make(chan *ifcv1.ProgressEvent, handoffBuffer)}
 	for _, p := range b.partitions {
-		r := kafka.NewReader(kafka.ReaderConfig{
-			Brokers:         b.cfg.Brokers,
-			Topic:           b.cfg.Topic,
-			Partition:       p,
-			Dialer:          b.dialer,
-			MinBytes:        1,
-			MaxBytes:        4 << 20,
-			MaxWait:         readerMaxWait,
-			ReadLagInterval: -1,
-			ReadBackoffMin:  50 * time.Millisecond,
-			ReadBackoffMax:  time.Second,
-			ErrorLogger:     kafkaLogger(b.logger.With("partition", p), slog.LevelWarn),
-		})
+		r := b.partitionReader(b.cfg.Topic, p, kafkaLogger(b.logger.With("partition", p), slog.LevelWarn))
 		if err := r.SetOffset(offsets[p]); err != nil {
 			_ = r.Close()
 			for _, r := range s.readers {
@@ -443,6 +431,23 @@ func (b *Bus) Close() error {
 		b.transport.CloseIdleConnections()
 	})
 	return nil
+}
+
+// partitionReader reads one partition of topic, without a consumer group.
+func (b *Bus) partitionReader(topic string, partition int, errLog kafka.Logger) *kafka.Reader {
+	return kafka.NewReader(kafka.ReaderConfig{
+		Brokers:         b.cfg.Brokers,
+		Topic:           topic,
+		Partition:       partition,
+		Dialer:          b.dialer,
+		MinBytes:        1,
+		MaxBytes:        4 << 20,
+		MaxWait:         readerMaxWait,
+		ReadLagInterval: -1,
+		ReadBackoffMin:  50 * time.Millisecond,
+		ReadBackoffMax:  time.Second,
+		ErrorLogger:     errLog,
+	})
 }
 
 func (b *Bus) isClosed() bool {
